@@ -1,0 +1,58 @@
+"""boto3 clients and resources: one place for retries, the local endpoint and per-process caching."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_s3.client import S3Client
+
+# Standard retry mode with a short connect timeout: Lambda has 30 s behind API Gateway, never wait long.
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=2,
+    read_timeout=30,
+    max_pool_connections=32,
+    s3={"addressing_style": "path"},
+    signature_version="s3v4",
+)
+
+
+@lru_cache
+def _session() -> boto3.Session:
+    # A private session: boto3's default session is not safe to share across threads.
+    return boto3.Session()
+
+
+@lru_cache
+def client(service: str, endpoint_url: str | None = None) -> Any:
+    """Return a cached boto3 client for ``service``."""
+    return _session().client(service, endpoint_url=endpoint_url, config=_CONFIG)
+
+
+@lru_cache
+def resource(service: str, endpoint_url: str | None = None) -> Any:
+    """Return a cached boto3 resource for ``service``."""
+    return _session().resource(service, endpoint_url=endpoint_url, config=_CONFIG)
+
+
+def table(name: str, endpoint_url: str | None = None) -> Table:
+    """Return the DynamoDB table resource ``name``."""
+    return resource("dynamodb", endpoint_url).Table(name)  # type: ignore[no-any-return]
+
+
+def s3_client(endpoint_url: str | None = None) -> S3Client:
+    """Return the S3 client."""
+    return client("s3", endpoint_url)  # type: ignore[no-any-return]
+
+
+def clear_caches() -> None:
+    """Forget cached clients (tests switch endpoints and credentials between cases)."""
+    client.cache_clear()
+    resource.cache_clear()
+    _session.cache_clear()

@@ -1,0 +1,50 @@
+"""Request dependencies: settings, stores, the caller, and loaded resources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+
+from stratus.models.files import FILE_ID_PATTERN, FileRecord
+from stratus.settings import Settings
+from stratus.stores import Stores
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the tenant whose records a request may see."""
+
+    tenant: str
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _stores(request: Request) -> Stores:
+    stores: Stores = request.app.state.stores
+    return stores
+
+
+def _caller(request: Request, settings: Annotated[Settings, Depends(_settings)]) -> Caller:
+    # Behind an API Gateway JWT authorizer the tenant is a claim; without one (local mode, or a
+    # stack deployed without auth) every caller shares the default tenant.
+    event: dict[str, Any] = request.scope.get("aws.event") or {}
+    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims", {})
+    return Caller(tenant=claims.get("custom:tenant") or claims.get("sub") or settings.default_tenant)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+StoresDep = Annotated[Stores, Depends(_stores)]
+CallerDep = Annotated[Caller, Depends(_caller)]
+FileIdPath = Annotated[str, Path(pattern=FILE_ID_PATTERN, description="A file id (uuid4)")]
+
+
+def _file(file_id: FileIdPath, caller: CallerDep, stores: StoresDep) -> FileRecord:
+    return stores.files.get(file_id, caller.tenant)
+
+
+FileDep = Annotated[FileRecord, Depends(_file)]

@@ -1,0 +1,133 @@
+"""Files API (Compox's /api/v0/files plus presigned uploads for large files)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from stratus.api.deps import CallerDep, FileDep, FileIdPath, SettingsDep, StoresDep
+from stratus.models.files import (
+    Deleted,
+    File,
+    FilePage,
+    FileStatus,
+    FileUploaded,
+    Upload,
+    UploadComplete,
+    UploadCreate,
+)
+from stratus.services import files as service
+
+router = APIRouter(prefix="/files", tags=["files"])
+
+RAW_HDF5_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The HDF5 file's raw bytes (at most the direct-upload limit; use /files/uploads beyond)",
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/x-hdf5": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+ERRORS = {
+    404: {"description": "Unknown or expired file"},
+    409: {"description": "The file is not READY"},
+    413: {"description": "Body over the direct-upload limit"},
+    415: {"description": "Body is not raw bytes"},
+}
+
+
+async def _raw_body(request: Request, settings: SettingsDep) -> bytes:
+    # Content type and declared length are checked before the body is read into memory.
+    service.check_content_type(request.headers.get("content-type"))
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit():
+        service.check_direct_size(int(declared), settings)
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(_raw_body)]
+
+
+@router.post(
+    "",
+    summary="Upload an HDF5 file (raw body)",
+    openapi_extra=RAW_HDF5_BODY,
+    responses={k: ERRORS[k] for k in (413, 415)},
+)
+def upload_file(body: RawBody, caller: CallerDep, stores: StoresDep, settings: SettingsDep) -> FileUploaded:
+    """Store an HDF5 file sent as the raw body; it expires after the configured lifetime."""
+    record = service.store_upload(body, caller.tenant, stores, settings)
+    return FileUploaded(file_id=record.file_id)
+
+
+@router.get("", summary="List files, newest first")
+def list_files(
+    caller: CallerDep,
+    stores: StoresDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    status: FileStatus | None = None,
+) -> FilePage:
+    """One page of the caller's live files."""
+    records, next_cursor = stores.files.list_recent(caller.tenant, limit, cursor, status)
+    return FilePage(items=[File.from_record(r) for r in records], next_cursor=next_cursor)
+
+
+@router.post("/uploads", status_code=201, summary="Start a presigned upload of a large file")
+def start_upload(
+    body: UploadCreate, request: Request, caller: CallerDep, stores: StoresDep, settings: SettingsDep
+) -> Upload:
+    """PUT the bytes to `upload_url` (or each part to its URL, then POST `complete_url`).
+
+    The file is PENDING until ingestion validates it, then READY (or REJECTED with a reason).
+    """
+    upload = service.start_upload(body, caller.tenant, stores, settings)
+    if upload.parts:
+        complete_url = str(request.url_for("complete_upload", file_id=upload.file_id))
+        upload = upload.model_copy(update={"complete_url": complete_url})
+    return upload
+
+
+@router.post("/uploads/{file_id}/complete", summary="Finish a multipart upload", responses={404: ERRORS[404]})
+def complete_upload(
+    file_id: FileIdPath, body: UploadComplete, caller: CallerDep, stores: StoresDep
+) -> File:
+    """Assemble the uploaded parts; the file then goes through ingestion."""
+    return File.from_record(service.complete_upload(file_id, body, caller.tenant, stores))
+
+
+@router.get(
+    "/{file_id}",
+    summary="Download a file",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+        307: {"description": "Large file: follow the Location to a short-lived presigned URL"},
+        **{k: ERRORS[k] for k in (404, 409)},
+    },
+)
+def download_file(
+    file_id: FileIdPath, caller: CallerDep, stores: StoresDep, settings: SettingsDep
+) -> Response:
+    """The file's HDF5 bytes."""
+    download = service.read_file(file_id, caller.tenant, stores, settings)
+    if download.redirect_url is not None:
+        return RedirectResponse(download.redirect_url, status_code=307)
+    return Response(content=download.body, media_type="application/octet-stream")
+
+
+@router.get("/{file_id}/status", summary="A file's status and metadata", responses={404: ERRORS[404]})
+def file_status(file: FileDep) -> File:
+    """Status (PENDING, READY, REJECTED with reason), size and expiry."""
+    return File.from_record(file)
+
+
+@router.delete("/{file_id}", summary="Delete a file now", responses={404: ERRORS[404]})
+def delete_file(file_id: FileIdPath, caller: CallerDep, stores: StoresDep) -> Deleted:
+    """Remove the file at once, before its expiry."""
+    service.delete_file(file_id, caller.tenant, stores)
+    return Deleted(detail="File deleted successfully")

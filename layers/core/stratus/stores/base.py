@@ -1,0 +1,211 @@
+"""What every record store shares: expiry-aware reads, conditional writes, cursor pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from stratus.errors import AlreadyExistsError, IllegalTransitionError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from mypy_boto3_dynamodb.service_resource import Table
+
+    from stratus.clock import Clock
+
+GSI_NAME = "gsi1"
+# A filtered query may need several reads to fill a page; bound them so one request stays cheap.
+MAX_QUERY_ROUNDS = 8
+_DESERIALIZER = TypeDeserializer()
+
+Item = dict[str, Any]
+
+
+def to_item(values: Mapping[str, Any]) -> Item:
+    """Make values DynamoDB-safe: floats become Decimals, None values are dropped."""
+    return {k: _to_dynamo(v) for k, v in values.items() if v is not None}
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def from_item(item: Mapping[str, Any]) -> Item:
+    """Undo DynamoDB's Decimals so pydantic sees plain numbers."""
+    return {k: _from_dynamo(v) for k, v in item.items()}
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def encode_cursor(last_key: Mapping[str, Any]) -> str:
+    """Turn a LastEvaluatedKey into an opaque cursor."""
+    raw = json.dumps(from_item(last_key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, partition: str) -> Item:
+    """Turn a cursor back into an ExclusiveStartKey for ``partition``.
+
+    Raises InvalidInputError for a cursor we did not issue for this listing.
+    """
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError("cursor is not one this API issued") from exc
+    if not isinstance(key, dict) or key.get("gsi1pk") != partition:
+        raise InvalidInputError("cursor is not one this API issued")
+    return to_item(key)
+
+
+class RecordStore:
+    """Base of the per-kind stores: one table, one clock, expired items treated as absent."""
+
+    kind = "record"
+
+    def __init__(self, table: Table, clock: Clock) -> None:
+        self._table = table
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _is_live(self, item: Mapping[str, Any]) -> bool:
+        # AWS deletes expired items up to days late (moto never does): expiry is decided on read.
+        expires_at = item.get("expires_at")
+        return expires_at is None or int(expires_at) > self._now()
+
+    def _live_condition(self) -> ConditionBase:
+        return Attr("pk").exists() & (Attr("expires_at").not_exists() | Attr("expires_at").gt(self._now()))
+
+    def _get_live(self, key: Item, what: str) -> Item:
+        """Read one item with strong consistency. Raises NotFoundError if absent or expired."""
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if item is None or not self._is_live(item):
+            raise NotFoundError(f"{what} not found")
+        return from_item(item)
+
+    def _put_new(self, item: Item, what: str) -> None:
+        """Create an item. Raises AlreadyExistsError if the key is taken."""
+        try:
+            self._table.put_item(Item=to_item(item), ConditionExpression=Attr("pk").not_exists())
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise AlreadyExistsError(f"{what} already exists") from exc
+            raise
+
+    def _update_guarded(
+        self,
+        key: Item,
+        what: str,
+        values: Mapping[str, Any],
+        *,
+        allowed_statuses: Iterable[str] | None = None,
+        condition: ConditionBase | None = None,
+        remove: Iterable[str] = (),
+    ) -> Item:
+        """Set ``values`` in one conditional write; returns the new item.
+
+        Raises NotFoundError if the item is absent or expired, IllegalTransitionError if its status
+        is not in ``allowed_statuses`` (or ``condition`` fails).
+        """
+        guard = self._live_condition()
+        if allowed_statuses is not None:
+            guard = guard & Attr("status").is_in(sorted(allowed_statuses))
+        if condition is not None:
+            guard = guard & condition
+        # Placeholder prefixes differ from boto3's condition builder (#n0, :v0), which shares the request.
+        names = {f"#set{i}": name for i, name in enumerate(values)}
+        expression = "SET " + ", ".join(f"#set{i} = :set{i}" for i in range(len(values)))
+        removed = {f"#remove{i}": name for i, name in enumerate(remove)}
+        if removed:
+            expression += " REMOVE " + ", ".join(removed)
+        try:
+            response = self._table.update_item(
+                Key=key,
+                UpdateExpression=expression,
+                ExpressionAttributeNames={**names, **removed},
+                ExpressionAttributeValues={f":set{i}": _to_dynamo(v) for i, v in enumerate(values.values())},
+                ConditionExpression=guard,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            self._raise_for_failed_guard(exc.response.get("Item"), key, what)
+        return from_item(response["Attributes"])
+
+    def _raise_for_failed_guard(self, old: Mapping[str, Any] | None, key: Item, what: str) -> None:
+        if old is None:
+            # Not every backend returns the old item: one consistent read decides.
+            old = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        else:
+            old = _deserialize(old)
+        if old is None or not self._is_live(old):
+            raise NotFoundError(f"{what} not found")
+        raise IllegalTransitionError(f"{what} is {old.get('status')}; that change is not allowed")
+
+    def _delete_live(self, key: Item, what: str, condition: ConditionBase | None = None) -> Item:
+        """Delete a live item; returns it. Raises NotFoundError if absent, expired or not matching."""
+        guard = self._live_condition() if condition is None else self._live_condition() & condition
+        try:
+            response = self._table.delete_item(Key=key, ConditionExpression=guard, ReturnValues="ALL_OLD")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise NotFoundError(f"{what} not found") from exc
+            raise
+        return from_item(response["Attributes"])
+
+    def _query_recent(
+        self, partition: str, limit: int, cursor: str | None, status: str | None = None
+    ) -> tuple[list[Item], str | None]:
+        """One page of a kind's items from the listing index, newest first, expired ones dropped."""
+        start = decode_cursor(cursor, partition) if cursor else None
+        live = Attr("expires_at").not_exists() | Attr("expires_at").gt(self._now())
+        query_filter = live & Attr("status").eq(status) if status else live
+        items: list[Item] = []
+        for _ in range(MAX_QUERY_ROUNDS):
+            kwargs: dict[str, Any] = {
+                "IndexName": GSI_NAME,
+                "KeyConditionExpression": Key("gsi1pk").eq(partition),
+                "FilterExpression": query_filter,
+                "ScanIndexForward": False,
+                # Limit counts items read before filtering: ask only for what the page still needs.
+                "Limit": limit - len(items),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._table.query(**kwargs)
+            items.extend(from_item(i) for i in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start or len(items) >= limit:
+                break
+        return items, encode_cursor(start) if start else None
+
+
+def _deserialize(item: Mapping[str, Any]) -> Item:
+    # ReturnValuesOnConditionCheckFailure comes back in the low-level wire format.
+    return {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}

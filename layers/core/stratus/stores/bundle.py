@@ -1,0 +1,35 @@
+"""Stores: every store a request, event or job needs, wired to one table, bucket and clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from stratus import aws
+from stratus.clock import system_clock
+from stratus.stores.files import FileStore
+from stratus.stores.objects import ObjectStore
+
+if TYPE_CHECKING:
+    from stratus.clock import Clock
+    from stratus.settings import Settings
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Every store, sharing one table, one bucket and one clock."""
+
+    files: FileStore
+    objects: ObjectStore
+    clock: Clock
+
+
+def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
+    """Wire the stores to the table and bucket named in ``settings``."""
+    table = aws.table(settings.table_name, settings.aws_endpoint_url)
+    s3 = aws.s3_client(settings.aws_endpoint_url)
+    return Stores(
+        files=FileStore(table, clock),
+        objects=ObjectStore(s3, settings.data_bucket),
+        clock=clock,
+    )

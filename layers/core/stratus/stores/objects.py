@@ -1,0 +1,170 @@
+"""ObjectStore: the data bucket's objects, presigned URLs and multipart uploads."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from stratus.errors import InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+# The bucket's lifecycle rule expires objects carrying this tag (template.yaml, DataBucket).
+LIFETIME_TAG = "stratus-lifetime"
+TEMPORARY = "temporary"
+# Ranged reads fetch whole blocks: h5py asks for many small pieces of metadata.
+READ_BLOCK_BYTES = 1024 * 1024
+MAX_CACHED_BLOCKS = 64  # at most 64 MiB of one object in memory
+
+
+def upload_key(file_id: str) -> str:
+    """Key for presigned uploads; ObjectCreated under this prefix triggers ingestion."""
+    return f"uploads/{file_id}"
+
+
+def file_key(file_id: str) -> str:
+    """Key for files stored by the API or the worker (no ingestion needed)."""
+    return f"files/{file_id}"
+
+
+class ObjectStore:
+    """One bucket's objects."""
+
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def put_temporary(self, key: str, body: bytes) -> None:
+        """Store bytes tagged to expire through the bucket's lifecycle rule."""
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/x-hdf5",
+            Tagging=f"{LIFETIME_TAG}={TEMPORARY}",
+        )
+
+    def tag_temporary(self, key: str) -> None:
+        """Tag an existing object to expire through the lifecycle rule."""
+        self._s3.put_object_tagging(
+            Bucket=self._bucket, Key=key, Tagging={"TagSet": [{"Key": LIFETIME_TAG, "Value": TEMPORARY}]}
+        )
+
+    def get(self, key: str) -> bytes:
+        """Read a whole object. Raises NotFoundError."""
+        try:
+            return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                raise NotFoundError("file content not found") from exc
+            raise
+
+    def size(self, key: str) -> int:
+        """Bytes in an object. Raises NotFoundError."""
+        try:
+            return self._s3.head_object(Bucket=self._bucket, Key=key)["ContentLength"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                raise NotFoundError("file content not found") from exc
+            raise
+
+    def open_ranged(self, key: str, size: int) -> RangedReader:
+        """A seekable read-only file over the object, fetched in blocks on demand."""
+        return RangedReader(self._s3, self._bucket, key, size)
+
+    def delete(self, key: str) -> None:
+        """Delete an object (deleting a missing one is not an error in S3)."""
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    def presign_get(self, key: str, expires_in: int) -> str:
+        """A presigned GET for an object."""
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
+        )
+
+    def presign_put(self, key: str, expires_in: int) -> str:
+        """A presigned single-request PUT."""
+        return self._s3.generate_presigned_url(
+            "put_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
+        )
+
+    def start_multipart(self, key: str) -> str:
+        """Begin a multipart upload; returns its upload id."""
+        response = self._s3.create_multipart_upload(
+            Bucket=self._bucket, Key=key, Tagging=f"{LIFETIME_TAG}={TEMPORARY}"
+        )
+        return response["UploadId"]
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
+        """A presigned PUT for one part of a multipart upload."""
+        params = {"Bucket": self._bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+        return self._s3.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        """Assemble the parts. Raises InvalidInputError when S3 refuses the part list."""
+        try:
+            self._s3.complete_multipart_upload(
+                Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML"}:
+                raise InvalidInputError(f"S3 refused the parts: {code}") from exc
+            raise
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished multipart upload and its parts (gone already is fine)."""
+        try:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchUpload":
+                raise
+
+
+class RangedReader(io.RawIOBase):
+    """Read-only, seekable view of an S3 object, one cached block per ranged GET."""
+
+    def __init__(self, s3: S3Client, bucket: str, key: str, size: int) -> None:
+        super().__init__()
+        self._s3, self._bucket, self._key, self._size = s3, bucket, key, size
+        self._pos = 0
+        self._blocks: dict[int, bytes] = {}
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(view) and self._pos < self._size:
+            index, offset = divmod(self._pos, READ_BLOCK_BYTES)
+            block = self._block(index)
+            chunk = block[offset : offset + len(view) - done]
+            view[done : done + len(chunk)] = chunk
+            done += len(chunk)
+            self._pos += len(chunk)
+        return done
+
+    def _block(self, index: int) -> bytes:
+        if index not in self._blocks:
+            if len(self._blocks) >= MAX_CACHED_BLOCKS:
+                self._blocks.pop(next(iter(self._blocks)))
+            start = index * READ_BLOCK_BYTES
+            end = min(start + READ_BLOCK_BYTES, self._size) - 1
+            response = self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}")
+            self._blocks[index] = response["Body"].read()
+        return self._blocks[index]

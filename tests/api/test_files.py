@@ -1,0 +1,207 @@
+"""Files API through the FastAPI app: Compox's contract, bad input, expiry, error shape."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from stratus.settings import Settings
+
+OCTET = {"content-type": "application/octet-stream"}
+
+
+def _upload(client: TestClient, body: bytes) -> str:
+    response = client.post("/api/v0/files", content=body, headers=OCTET)
+    assert response.status_code == 200, response.text
+    file_id: str = response.json()["file_id"]
+    return file_id
+
+
+def test_upload_download_delete_round_trip(client: TestClient, hdf5_file: Callable[..., bytes]) -> None:
+    body = hdf5_file(50_000)
+
+    file_id = _upload(client, body)
+    downloaded = client.get(f"/api/v0/files/{file_id}")
+    deleted = client.delete(f"/api/v0/files/{file_id}")
+
+    assert downloaded.status_code == 200
+    assert downloaded.content == body
+    assert downloaded.headers["content-type"] == "application/octet-stream"
+    assert downloaded.headers["content-length"] == str(len(body))
+    assert deleted.json() == {"detail": "File deleted successfully"}
+    assert client.get(f"/api/v0/files/{file_id}").status_code == 404
+
+
+def test_upload_returns_uuid_file_id(client: TestClient, hdf5_file: Callable[..., bytes]) -> None:
+    file_id = _upload(client, hdf5_file())
+
+    assert str(uuid.UUID(file_id)) == file_id
+
+
+def test_status_shows_ready_file_metadata(client: TestClient, hdf5_file: Callable[..., bytes]) -> None:
+    body = hdf5_file()
+    file_id = _upload(client, body)
+
+    status = client.get(f"/api/v0/files/{file_id}/status").json()
+
+    assert (status["status"], status["size"], status["file_id"]) == ("READY", len(body), file_id)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        (b"", OCTET, 422, "invalid_input"),
+        (b"plain text, not HDF5", OCTET, 422, "invalid_input"),
+        (b"{}", {"content-type": "application/json"}, 415, "unsupported_media_type"),
+        (b"a=b", {"content-type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
+    ],
+)
+def test_upload_rejects_bad_body(
+    client: TestClient, body: bytes, headers: dict[str, str], status: int, code: str
+) -> None:
+    response = client.post("/api/v0/files", content=body, headers=headers)
+
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    assert response.json()["detail"]
+
+
+def test_upload_rejects_truncated_hdf5(client: TestClient, hdf5_file: Callable[..., bytes]) -> None:
+    body = hdf5_file(100_000)
+
+    response = client.post("/api/v0/files", content=body[: len(body) - 1000], headers=OCTET)
+
+    assert response.status_code == 422
+    assert "truncated" in response.json()["detail"]
+
+
+def test_upload_over_limit_points_to_presigned_flow(client: TestClient, settings: Settings) -> None:
+    response = client.post("/api/v0/files", content=b"\0" * (settings.max_direct_upload_bytes + 1), headers=OCTET)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert "/api/v0/files/uploads" in response.json()["detail"]
+
+
+def test_bad_upload_leaves_no_record(client: TestClient) -> None:
+    client.post("/api/v0/files", content=b"nope", headers=OCTET)
+
+    assert client.get("/api/v0/files").json()["items"] == []
+
+
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_unknown_file_is_404_with_code(client: TestClient, method: str) -> None:
+    response = getattr(client, method)(f"/api/v0/files/{uuid.uuid4()}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "file not found", "code": "not_found"}
+
+
+@pytest.mark.parametrize("file_id", ["nope", "12345", "3F2B1C9E-8A7D-4E6F-9B1A-2C3D4E5F6A7B", "x" * 300])
+def test_malformed_file_id_is_422(client: TestClient, file_id: str) -> None:
+    response = client.get(f"/api/v0/files/{file_id}")
+
+    assert response.status_code == 422
+
+
+def test_expired_file_is_404_before_ttl_deletion(
+    client: TestClient, clock, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    file_id = _upload(client, hdf5_file())
+
+    clock.advance(settings.file_lifetime_seconds)
+
+    assert client.get(f"/api/v0/files/{file_id}").status_code == 404
+    assert client.get(f"/api/v0/files/{file_id}/status").status_code == 404
+    assert client.delete(f"/api/v0/files/{file_id}").status_code == 404
+
+
+def test_file_lives_until_just_before_expiry(
+    client: TestClient, clock, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    file_id = _upload(client, hdf5_file())
+
+    clock.advance(settings.file_lifetime_seconds - 1)
+
+    assert client.get(f"/api/v0/files/{file_id}").status_code == 200
+
+
+def test_list_files_pages_with_cursor(client: TestClient, clock, hdf5_file: Callable[..., bytes]) -> None:
+    ids = []
+    for seed in range(3):
+        ids.append(_upload(client, hdf5_file(seed=seed)))
+        clock.advance(1)
+
+    first = client.get("/api/v0/files", params={"limit": 2}).json()
+    second = client.get("/api/v0/files", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+
+    assert [f["file_id"] for f in first["items"] + second["items"]] == list(reversed(ids))
+
+
+def test_list_files_rejects_bad_cursor(client: TestClient) -> None:
+    response = client.get("/api/v0/files", params={"cursor": "not-ours"})
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_input"
+
+
+def test_start_upload_single_put(client: TestClient) -> None:
+    response = client.post("/api/v0/files/uploads", json={"size": 1000})
+
+    assert response.status_code == 201
+    assert response.json()["upload_url"]
+    assert client.get(f"/api/v0/files/{response.json()['file_id']}/status").json()["status"] == "PENDING"
+
+
+def test_start_upload_multipart_gives_complete_url(client: TestClient) -> None:
+    response = client.post("/api/v0/files/uploads", json={"size": 11 * 2**20, "part_size": 5 * 2**20})
+
+    body = response.json()
+    assert [p["part_number"] for p in body["parts"]] == [1, 2, 3]
+    assert body["complete_url"].endswith(f"/api/v0/files/uploads/{body['file_id']}/complete")
+
+
+@pytest.mark.parametrize(
+    "payload", [{}, {"size": 0}, {"size": -1}, {"size": 10, "extra": 1}, {"size": 10, "part_size": 1024}]
+)
+def test_start_upload_rejects_bad_request(client: TestClient, payload: dict[str, int]) -> None:
+    assert client.post("/api/v0/files/uploads", json=payload).status_code == 422
+
+
+def test_pending_file_cannot_be_downloaded(client: TestClient) -> None:
+    file_id = client.post("/api/v0/files/uploads", json={"size": 1000}).json()["file_id"]
+
+    response = client.get(f"/api/v0/files/{file_id}")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "not_ready"
+
+
+def test_complete_with_duplicate_parts_is_422(client: TestClient) -> None:
+    file_id = client.post("/api/v0/files/uploads", json={"size": 10, "part_size": 5 * 2**20}).json()["file_id"]
+    parts = [{"part_number": 1, "etag": "a"}, {"part_number": 1, "etag": "b"}]
+
+    response = client.post(f"/api/v0/files/uploads/{file_id}/complete", json={"parts": parts})
+
+    assert response.status_code == 422
+
+
+def test_unknown_route_has_error_shape(client: TestClient) -> None:
+    response = client.get("/api/v0/nothing-here")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_health_answers_ok(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_openapi_describes_raw_hdf5_body(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+
+    content = spec["paths"]["/api/v0/files"]["post"]["requestBody"]["content"]
+    assert content["application/octet-stream"]["schema"] == {"type": "string", "format": "binary"}

@@ -1,0 +1,154 @@
+"""Shared fixtures: moto-backed AWS, the template's resources, settings, a movable clock, events."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from moto import mock_aws
+
+from stratus import aws as aws_clients
+from stratus.api import create_app
+from stratus.local.bootstrap import LocalStack, bootstrap
+from stratus.settings import Settings, get_settings
+from stratus.stores import Stores, build_stores
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+EVENTS = ROOT / "events"
+# A fixed "now" for tests that move time; in the future, so handlers on the real clock see records as live.
+START = 4_102_444_800.0
+
+
+class MovableClock:
+    """A clock tests move by hand instead of sleeping."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes Lambda's context object carries that our handlers and Powertools read."""
+
+    function_name: str = "stratus-test"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:stratus-test"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in decorator mode with fake credentials, and fresh boto3 clients."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws_clients.clear_caches()
+    with mock_aws():
+        yield
+    aws_clients.clear_caches()
+
+
+@pytest.fixture
+def stack(aws: None) -> LocalStack:
+    """The template's table and bucket, made by the local stack's own bootstrap."""
+    return bootstrap(TEMPLATE, data_only=True)
+
+
+@pytest.fixture
+def settings(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings pointing at the bootstrapped resources, also visible to handlers via the environment."""
+    monkeypatch.setenv("TABLE_NAME", stack.table_name)
+    monkeypatch.setenv("DATA_BUCKET", stack.data_bucket)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def stores(settings: Settings, clock: MovableClock) -> Stores:
+    return build_stores(settings, clock)
+
+
+@pytest.fixture
+def client(settings: Settings, stores: Stores) -> TestClient:
+    return TestClient(create_app(settings, stores))
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def load_event() -> Callable[..., dict[str, Any]]:
+    """Read events/<name>.json, filling ``{{placeholders}}`` from keyword arguments."""
+
+    def load(name: str, **values: str) -> dict[str, Any]:
+        text = (EVENTS / f"{name}.json").read_text()
+        for key, value in values.items():
+            text = text.replace("{{" + key + "}}", value)
+        event: dict[str, Any] = json.loads(text)
+        return event
+
+    return load
+
+
+def make_hdf5(payload_bytes: int = 4096, seed: int = 0) -> bytes:
+    """A real HDF5 file holding about ``payload_bytes`` of random float32 data."""
+    data = np.random.default_rng(seed).random(max(1, payload_bytes // 4), dtype=np.float32)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        handle.create_dataset("volume", data=data)
+        handle.create_group("meta").attrs["source"] = "stratus-tests"
+    return buffer.getvalue()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def hdf5_file() -> Callable[..., bytes]:
+    """Factory: ``hdf5_file(payload_bytes, seed)`` → bytes of a real HDF5 file."""
+    return make_hdf5
+
+
+@pytest.fixture
+def poll() -> Callable[..., None]:
+    """``poll(predicate, timeout)``: the one way integration tests wait."""
+    return wait_until

@@ -1,0 +1,121 @@
+"""`python -m stratus.local` (make dev): moto server + the template's resources + the API on uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from stratus.local.bootstrap import DEFAULT_STACK_NAME, LocalStack, bootstrap
+from stratus.local.server import DEFAULT_HOST, aws_environment, die_with_parent, start_server, stop_process
+
+APP_FACTORY = "stratus.api.app:create_app"
+DEFAULT_AWS_PORT = 4566
+DEFAULT_API_PORT = 8000
+_API_START_TIMEOUT_S = 30.0
+
+
+class _Stop(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
+def _raise_stop(_signal_number: int, _frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m stratus.local", description=__doc__)
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument(
+        "--aws-port", type=int, default=int(os.environ.get("STRATUS_LOCAL_AWS_PORT", DEFAULT_AWS_PORT))
+    )
+    parser.add_argument(
+        "--api-port", type=int, default=int(os.environ.get("STRATUS_LOCAL_API_PORT", DEFAULT_API_PORT))
+    )
+    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
+    parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
+    return parser.parse_args(argv)
+
+
+def _start_api(stack: LocalStack, host: str, port: int) -> subprocess.Popen[bytes]:
+    # Its own process, so the API's memory and CPU are measurable apart from moto's.
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        APP_FACTORY,
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+    ]
+    return subprocess.Popen(  # noqa: S603  # the current interpreter running uvicorn
+        command,
+        env={**os.environ, **stack.environment},
+        preexec_fn=die_with_parent,  # noqa: PLW1509  # spawned before any thread exists
+    )
+
+
+def _wait_for_api(process: subprocess.Popen[bytes], host: str, port: int) -> None:
+    deadline = time.monotonic() + _API_START_TIMEOUT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.1)
+        else:
+            return
+    raise RuntimeError(f"the API did not start on {host}:{port}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the local stack until Ctrl-C or SIGTERM; returns the exit status."""
+    arguments = _arguments(argv)
+    # Turn both signals into one exception so every child is stopped on the way out.
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    endpoint_url = f"http://{arguments.host}:{arguments.aws_port}"
+    # This process is the one whose environment is being set up: boto3 here and in the children.
+    os.environ.update(aws_environment(endpoint_url))
+    moto_server = api = None
+    try:
+        moto_server = start_server(arguments.aws_port, arguments.host)
+        stack = bootstrap(arguments.template, stack_name=arguments.stack_name, endpoint_url=endpoint_url)
+        api = _start_api(stack, arguments.host, arguments.api_port)
+        _wait_for_api(api, arguments.host, arguments.api_port)
+        api_url = f"http://{arguments.host}:{arguments.api_port}"
+        print(  # noqa: T201  # the banner is this command's output
+            f"Stratus local stack '{stack.stack_name}' is up (Ctrl-C stops it)\n"
+            f"  API       {api_url}\n  API docs  {api_url}/docs\n  AWS       {endpoint_url}\n"
+            f"  table {stack.table_name}  bucket {stack.data_bucket}",
+            flush=True,
+        )
+        while api.poll() is None and moto_server.process.poll() is None:
+            time.sleep(0.2)
+        return 1
+    except _Stop:
+        return 0
+    finally:
+        # Nothing more to interrupt: ignore repeated Ctrl-C while the children stop.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if api is not None:
+            stop_process(api)
+        if moto_server is not None:
+            moto_server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

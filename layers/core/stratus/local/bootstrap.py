@@ -1,0 +1,325 @@
+"""Create template.yaml's resources in moto (decorator mode or a moto server), as CloudFormation would."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from stratus.local import storage
+from stratus.local.shim import CODE_PATH_TAG
+from stratus.local.template import (
+    CODE_BUCKET_PLACEHOLDER,
+    CODE_KEY,
+    Resolver,
+    TranslatedTemplate,
+    parameter_values,
+    referenced_ids,
+    translate,
+)
+
+DEFAULT_STACK_NAME = "stratus-local"
+# Types moto's CloudFormation cannot create, dropped (with whatever refers to them) before create_stack:
+# the HTTP API (uvicorn serves the app locally) and the bucket policy (moto has no model for it, and its
+# deny-non-TLS statement would refuse the plain-HTTP local endpoint if it were ever enforced).
+UNSUPPORTED_TYPES = frozenset({"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::S3::BucketPolicy"})
+_TABLE = "AWS::DynamoDB::Table"
+_BUCKET = "AWS::S3::Bucket"
+_FUNCTION = "AWS::Lambda::Function"
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """Names of the bootstrapped resources and the environment a process needs to use them."""
+
+    stack_name: str
+    region: str
+    table_name: str
+    data_bucket: str
+    environment: dict[str, str]
+    functions: dict[str, str] = field(default_factory=dict)
+    endpoint_url: str | None = None
+
+
+@dataclass
+class _Target:
+    """Where the bootstrap creates things, with one client per service."""
+
+    stack_name: str
+    region: str
+    endpoint_url: str | None
+    clients: dict[str, Any] = field(default_factory=dict)
+    pseudo_parameters: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self.clients:
+            session: Any = _session(self.region)  # Any: boto3-stubs type clients by literal service name
+            self.clients[service] = session.client(service, endpoint_url=self.endpoint_url)
+        return self.clients[service]
+
+
+@lru_cache
+def _session(region: str) -> boto3.Session:
+    # One session per process: a fresh one reloads botocore's endpoint and service JSON (about 0.1 s each).
+    return boto3.Session(region_name=region)
+
+
+def bootstrap(
+    template_path: Path | str,
+    *,
+    stack_name: str = DEFAULT_STACK_NAME,
+    parameters: Mapping[str, str] | None = None,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    data_only: bool = False,
+) -> LocalStack:
+    """Create the template's resources at the current boto3 endpoint (or ``endpoint_url``).
+
+    The full path deploys the translated template with moto's CloudFormation, functions included.
+    ``data_only`` creates just the tables and buckets, straight from their template properties: no
+    CloudFormation import (about a second, once per process), for tests that need only storage.
+    Bootstrapping a stack that already exists returns it unchanged.
+    """
+    target = _Target(stack_name, region or _session_region(), endpoint_url)
+    template = translate(Path(template_path), target.region)
+    values = parameter_values(template.cloudformation, parameters)
+    if data_only:
+        physical_ids = _create_data_resources(target, template, values)
+    else:
+        physical_ids = _deploy_stack(target, template, values)
+    resolver = _resolver(target, template, values, physical_ids)
+    environment = {name: str(value) for name, value in resolver.resolve(_global_variables(template)).items()}
+    if endpoint_url:
+        environment["AWS_ENDPOINT_URL"] = endpoint_url
+    functions = {
+        logical_id: physical_ids[logical_id]
+        for logical_id, resource in template.cloudformation["Resources"].items()
+        if resource["Type"] == _FUNCTION and logical_id in physical_ids
+    }
+    return LocalStack(
+        stack_name=stack_name,
+        region=target.region,
+        table_name=environment["TABLE_NAME"],
+        data_bucket=environment["DATA_BUCKET"],
+        environment=environment,
+        functions=functions,
+        endpoint_url=endpoint_url,
+    )
+
+
+def _session_region() -> str:
+    # The region the current boto3 configuration names (AWS_DEFAULT_REGION or a profile).
+    return boto3.Session().region_name or "us-east-1"
+
+
+def _global_variables(template: TranslatedTemplate) -> dict[str, Any]:
+    function_globals = template.sam.get("Globals", {}).get("Function", {})
+    return dict(function_globals.get("Environment", {}).get("Variables", {}))
+
+
+def _pseudo_parameters(target: _Target) -> dict[str, str]:
+    if target.pseudo_parameters:
+        return target.pseudo_parameters
+    account_id = target.client("sts").get_caller_identity()["Account"]
+    partition = _session(target.region).get_partition_for_region(target.region)
+    target.pseudo_parameters.update(
+        {
+            "AWS::StackName": target.stack_name,
+            "AWS::AccountId": account_id,
+            "AWS::Region": target.region,
+            "AWS::Partition": partition,
+            "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
+        }
+    )
+    return target.pseudo_parameters
+
+
+def _resolver(
+    target: _Target, template: TranslatedTemplate, values: Mapping[str, str], physical_ids: Mapping[str, str]
+) -> Resolver:
+    lambda_client = target.client("lambda")
+
+    def attribute(logical_id: str, name: str) -> Any:
+        if name == "Arn" and template.cloudformation["Resources"][logical_id]["Type"] == _FUNCTION:
+            function = lambda_client.get_function(FunctionName=physical_ids[logical_id])
+            return function["Configuration"]["FunctionArn"]
+        raise NotImplementedError(f"the local stack does not evaluate GetAtt {logical_id}.{name}")
+
+    return Resolver(
+        {**_pseudo_parameters(target), **values, **physical_ids},
+        template.cloudformation.get("Conditions", {}),
+        attribute,
+    )
+
+
+# --- the full path: moto's CloudFormation ------------------------------------------------------------
+
+
+def _deploy_stack(target: _Target, template: TranslatedTemplate, values: Mapping[str, str]) -> dict[str, str]:
+    cloudformation = target.client("cloudformation")
+    if not _stack_exists(cloudformation, target.stack_name):
+        body = _local_cloudformation(target, template)
+        cloudformation.create_stack(
+            StackName=target.stack_name,
+            TemplateBody=json.dumps(body),
+            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        physical_ids = _physical_ids(cloudformation, target.stack_name)
+        resolver = _resolver(target, template, values, physical_ids)
+        _configure_data_resources(target, template, resolver, physical_ids, with_notifications=True)
+        _tag_functions(target, template, physical_ids)
+        return physical_ids
+    return _physical_ids(cloudformation, target.stack_name)
+
+
+def _stack_exists(cloudformation: Any, stack_name: str) -> bool:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ValidationError":
+            return False
+        raise
+    return any(stack["StackStatus"] == "CREATE_COMPLETE" for stack in stacks)
+
+
+def _physical_ids(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name)
+    return {
+        summary["LogicalResourceId"]: summary["PhysicalResourceId"]
+        for page in pages
+        for summary in page["StackResourceSummaries"]
+        if summary.get("PhysicalResourceId")
+    }
+
+
+def _local_cloudformation(target: _Target, template: TranslatedTemplate) -> dict[str, Any]:
+    """The translated template as moto can deploy it: code in a scratch bucket, unsupported types out."""
+    body = template.cloudformation
+    resources = body["Resources"]
+    for logical_id in _unsupported(resources):
+        del resources[logical_id]
+    # Outputs may name dropped resources; the bootstrap reads names from the stack's resources instead.
+    body.pop("Outputs", None)
+    code_bucket = _upload_placeholder_code(target)
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        for code_key in ("Code", "Content"):
+            if properties.get(code_key, {}).get("S3Bucket") == CODE_BUCKET_PLACEHOLDER:
+                properties[code_key]["S3Bucket"] = code_bucket
+        if resource["Type"] == _TABLE and "SSESpecification" in properties:
+            # moto's CloudFormation passes SSESpecification on as if it were CreateTable's shape.
+            properties["SSESpecification"] = storage.table_encryption(properties["SSESpecification"])
+        if resource["Type"] == _FUNCTION and target.endpoint_url:
+            variables = properties.setdefault("Environment", {}).setdefault("Variables", {})
+            variables["AWS_ENDPOINT_URL"] = target.endpoint_url
+    return body
+
+
+def _unsupported(resources: Mapping[str, Any]) -> set[str]:
+    dropped = {
+        logical_id for logical_id, resource in resources.items() if resource["Type"] in UNSUPPORTED_TYPES
+    }
+    while True:
+        dependents = {
+            logical_id
+            for logical_id, resource in resources.items()
+            if logical_id not in dropped and (referenced_ids(resource) | set(_depends_on(resource))) & dropped
+        }
+        if not dependents:
+            return dropped
+        dropped |= dependents
+
+
+def _depends_on(resource: Mapping[str, Any]) -> list[str]:
+    depends_on = resource.get("DependsOn", [])
+    return [depends_on] if isinstance(depends_on, str) else list(depends_on)
+
+
+def _upload_placeholder_code(target: _Target) -> str:
+    # The shim runs handlers from their source folders; moto only needs some zip to exist.
+    bucket = f"{target.stack_name}-code"
+    s3 = target.client("s3")
+    storage.create_bucket(s3, bucket, target.region)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("README.txt", "stratus.local runs handlers from their CodeUri folders\n")
+    s3.put_object(Bucket=bucket, Key=CODE_KEY, Body=archive.getvalue())
+    return bucket
+
+
+def _tag_functions(target: _Target, template: TranslatedTemplate, physical_ids: Mapping[str, str]) -> None:
+    lambda_client = target.client("lambda")
+    for logical_id, code_path in template.code_paths.items():
+        arn = lambda_client.get_function(FunctionName=physical_ids[logical_id])["Configuration"][
+            "FunctionArn"
+        ]
+        lambda_client.tag_resource(Resource=arn, Tags={CODE_PATH_TAG: str(code_path)})
+
+
+# --- the data-only path: tables and buckets straight from their properties ---------------------------
+
+
+def _create_data_resources(
+    target: _Target, template: TranslatedTemplate, values: Mapping[str, str]
+) -> dict[str, str]:
+    resolver = _resolver(target, template, values, {})
+    physical_ids: dict[str, str] = {}
+    created = False
+    for logical_id, resource in template.cloudformation["Resources"].items():
+        if resource["Type"] not in (_TABLE, _BUCKET):
+            continue
+        properties = resolver.resolve(_data_properties(resource, with_notifications=False))
+        if resource["Type"] == _TABLE:
+            name = properties.get("TableName", f"{target.stack_name}-{logical_id}")
+            created |= storage.create_table(target.client("dynamodb"), name, properties)
+            physical_ids[logical_id] = name
+        elif resource["Type"] == _BUCKET:
+            name = properties.get("BucketName", f"{target.stack_name}-{logical_id}".lower())
+            created |= storage.create_bucket(target.client("s3"), name, target.region)
+            physical_ids[logical_id] = name
+    if created:
+        resolver = _resolver(target, template, values, physical_ids)
+        _configure_data_resources(target, template, resolver, physical_ids, with_notifications=False)
+    return physical_ids
+
+
+# --- what moto's CloudFormation ignores: applied by both paths ---------------------------------------
+
+
+def _configure_data_resources(
+    target: _Target,
+    template: TranslatedTemplate,
+    resolver: Resolver,
+    physical_ids: Mapping[str, str],
+    *,
+    with_notifications: bool,
+) -> None:
+    for logical_id, resource in template.cloudformation["Resources"].items():
+        if logical_id not in physical_ids:
+            continue
+        properties = _data_properties(resource, with_notifications=with_notifications)
+        if resource["Type"] == _TABLE:
+            storage.configure_table(
+                target.client("dynamodb"), physical_ids[logical_id], resolver.resolve(properties)
+            )
+        elif resource["Type"] == _BUCKET:
+            storage.configure_bucket(
+                target.client("s3"), physical_ids[logical_id], resolver.resolve(properties)
+            )
+
+
+def _data_properties(resource: Mapping[str, Any], *, with_notifications: bool) -> dict[str, Any]:
+    properties = dict(resource.get("Properties", {}))
+    if not with_notifications:
+        # Notifications name functions, which the data-only path does not create.
+        properties.pop("NotificationConfiguration", None)
+    return properties

@@ -1,0 +1,86 @@
+"""The whole local stack as one subprocess (`python -m stratus.local`), for e2e tests and benchmarks."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from stratus.local.server import DEFAULT_HOST, free_port, stop_process
+
+_READY_TIMEOUT_S = 90.0
+
+
+@dataclass
+class LocalStackProcess:
+    """A running local stack: the launcher process, its URLs, and its two children."""
+
+    process: subprocess.Popen[bytes]
+    api_url: str
+    aws_url: str
+
+    def child_pid(self, marker: str) -> int:
+        """Pid of the launcher's child whose command line contains ``marker`` (Linux /proc)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        for pid in children:
+            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                return int(pid)
+        raise LookupError(f"no child process running {marker}")
+
+    @property
+    def api_pid(self) -> int:
+        """The uvicorn process serving the API app."""
+        return self.child_pid("uvicorn")
+
+    @property
+    def aws_pid(self) -> int:
+        """The moto server process (emulated AWS)."""
+        return self.child_pid("stratus.local.server")
+
+
+@contextmanager
+def running_local_stack(
+    template: Path, api_port: int | None = None, aws_port: int | None = None
+) -> Iterator[LocalStackProcess]:
+    """Start the local stack on free ports, wait until the API answers, stop it on exit."""
+    api_port = api_port or free_port()
+    aws_port = aws_port or free_port()
+    command = [
+        sys.executable, "-m", "stratus.local",
+        "--template", str(template), "--api-port", str(api_port), "--aws-port", str(aws_port),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=template.parent)  # noqa: S603  # our own module
+    stack = LocalStackProcess(
+        process, f"http://{DEFAULT_HOST}:{api_port}", f"http://{DEFAULT_HOST}:{aws_port}"
+    )
+    try:
+        _wait_healthy(stack)
+        yield stack
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # the launcher stops its children on the way out
+        stop_process(process)
+
+
+def _wait_healthy(stack: LocalStackProcess) -> None:
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if stack.process.poll() is not None:
+            raise RuntimeError(
+                f"the local stack exited with status {stack.process.returncode} while starting"
+            )
+        try:
+            with urllib.request.urlopen(f"{stack.api_url}/health", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"the local stack did not answer within {_READY_TIMEOUT_S:.0f} s")

@@ -1,0 +1,263 @@
+"""Our pinned moto patches: run the real Lambda handlers in-process and fix S3 multipart notifications."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache, wraps
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import moto
+from moto.awslambda.models import LambdaFunction
+from moto.s3 import notifications as s3_notifications
+from moto.s3.models import S3Backend
+
+from stratus import aws
+from stratus.settings import get_settings
+
+# Every patch below reaches into moto internals; re-check each against the new source before bumping.
+MOTO_VERSION = "5.2.5"
+# The bootstrap tags each function with the absolute path of its template CodeUri folder.
+CODE_PATH_TAG = "stratus:code-path"
+
+_PATCHED_MARK = "__stratus_patch__"
+# Set while CompleteMultipartUpload runs, so only its own ObjectCreated event goes out.
+_COMPLETING_UPLOAD: contextvars.ContextVar[bool] = contextvars.ContextVar("completing_upload", default=False)
+
+
+class MotoVersionError(RuntimeError):
+    """The installed moto is not the version our patches were written against."""
+
+
+@dataclass(frozen=True)
+class LocalLambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    log_group_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_stream_name: str = "local"
+    identity: Any = None
+    client_context: Any = None
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's configured timeout."""
+        elapsed = time.monotonic() - self._started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+class _SharedEnvironment:
+    """The one process environment that in-process handlers share.
+
+    Overlapping invocations (threads of the moto server, or a handler whose S3 write fires another handler
+    synchronously) layer their variables; the outermost one restores the environment when it ends. Our
+    functions share their variables through the template's Globals, so the layers agree. In the moto
+    server nothing needs restoring: the environment stays, like a warm Lambda's, and so do the cached
+    settings and boto3 clients (rebuilding those costs about 0.25 s an invocation).
+    """
+
+    def __init__(self, *, restore: bool) -> None:
+        self._restore = restore
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: dict[str, str] = {}
+
+    @contextmanager
+    def applied(self, variables: Mapping[str, str]) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = dict(os.environ)
+            self._depth += 1
+            _replace_environment({**os.environ, **variables})
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._restore:
+                    _replace_environment(self._saved)
+
+
+def _replace_environment(variables: Mapping[str, str]) -> None:
+    if dict(os.environ) == dict(variables):
+        return
+    os.environ.clear()
+    os.environ.update(variables)
+    # Settings and boto3 clients are cached per process; they must follow the environment.
+    get_settings.cache_clear()
+    aws.clear_caches()
+
+
+def _check_moto_version() -> None:
+    if moto.__version__ != MOTO_VERSION:
+        raise MotoVersionError(
+            f"stratus.local.shim patches moto {MOTO_VERSION} internals but moto {moto.__version__} is "
+            "installed: re-check each patch in stratus/local/shim.py (and its test) against the new "
+            "moto source, drop the ones moto now does itself, then bump MOTO_VERSION."
+        )
+
+
+def apply_patches(*, restore_environment: bool = True) -> None:
+    """Patch moto so Lambda runs our handlers and multipart uploads notify once; safe to call twice.
+
+    ``restore_environment=False`` (the moto server process) leaves a function's environment in place
+    after its invocation. The first call's choice stands.
+    """
+    _check_moto_version()
+    if not getattr(LambdaFunction._invoke_lambda, _PATCHED_MARK, False):
+        LambdaFunction._invoke_lambda = _in_process_invoker(  # type: ignore[method-assign]
+            LambdaFunction._invoke_lambda, _SharedEnvironment(restore=restore_environment)
+        )
+    if not getattr(S3Backend.complete_multipart_upload, _PATCHED_MARK, False):
+        S3Backend.complete_multipart_upload = _marking_completion(  # type: ignore[method-assign]
+            S3Backend.complete_multipart_upload
+        )
+    if not getattr(s3_notifications.send_event, _PATCHED_MARK, False):
+        s3_notifications.send_event = _completion_aware(s3_notifications.send_event)
+
+
+# --- patch 1: Lambda runs our handler in-process instead of in Docker --------------------------------
+
+
+def _in_process_invoker(
+    original: Callable[..., tuple[str, bool, str]], environment: _SharedEnvironment
+) -> Callable[..., tuple[str, bool, str]]:
+
+    @wraps(original)
+    def invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        code_path = self.tags.get(CODE_PATH_TAG)
+        if code_path is None:
+            # Not one of ours (a test made it by hand): keep moto's own behaviour.
+            return original(self, event)
+        variables = _function_environment(self)
+        with environment.applied(variables):
+            return _run_handler(self, Path(code_path), _decode_event(event), variables)
+
+    setattr(invoke, _PATCHED_MARK, True)
+    return invoke
+
+
+def _function_environment(function: LambdaFunction) -> dict[str, str]:
+    # CloudFormation hands moto numbers unconverted (FILE_LIFETIME_DAYS: 1); Lambda gives strings.
+    variables = {key: str(value) for key, value in function.environment_vars.items()}
+    variables["AWS_REGION"] = variables["AWS_DEFAULT_REGION"] = function.region
+    return variables
+
+
+def _decode_event(event: Any) -> Any:
+    if event is None:
+        return {}
+    if isinstance(event, str | bytes):
+        return json.loads(event or "{}")
+    return event
+
+
+def _run_handler(
+    function: LambdaFunction, code_path: Path, event: Any, variables: Mapping[str, str]
+) -> tuple[str, bool, str]:
+    context = LocalLambdaContext(
+        function_name=function.function_name,
+        function_version=str(function.version),
+        invoked_function_arn=function.function_arn,
+        memory_limit_in_mb=int(function.memory_size),
+        timeout_seconds=int(function.timeout),
+        log_group_name=function.logs_group_name,
+    )
+    try:
+        handler = _load_handler(code_path, function.handler, _fingerprint(variables))
+        result = handler(event, context)
+        return json.dumps(result), False, ""
+    except Exception as exc:  # noqa: BLE001  # Lambda reports any handler error as a payload, not a crash
+        return json.dumps(_error_payload(exc, context.aws_request_id)), True, ""
+
+
+def _error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+    }
+
+
+def _fingerprint(variables: Mapping[str, str]) -> str:
+    return hashlib.sha1(json.dumps(sorted(variables.items())).encode(), usedforsecurity=False).hexdigest()
+
+
+@lru_cache
+def _load_handler(code_path: Path, handler: str, environment_fingerprint: str) -> Callable[..., Any]:
+    """Import the handler's module once per code folder and environment, as a warm Lambda would."""
+    module_path, _, attribute = handler.rpartition(".")
+    source = code_path.joinpath(*module_path.split(".")).with_suffix(".py")
+    module = _import_file(source, f"_stratus_local_{code_path.name}_{environment_fingerprint[:12]}")
+    return getattr(module, attribute)  # type: ignore[no-any-return]
+
+
+def _import_file(source: Path, module_name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(module_name, source)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load a handler from {source}")
+    module = importlib.util.module_from_spec(spec)
+    # Registered so pydantic and dataclasses can resolve the module's postponed annotations.
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def forget_handlers() -> None:
+    """Drop the imported handler modules (the next invocation is a cold start)."""
+    _load_handler.cache_clear()
+
+
+# --- patch 2: CompleteMultipartUpload notifies ObjectCreated:CompleteMultipartUpload only -------------
+# moto 5.2.5 completes an upload through put_object, which fires ObjectCreated:Put (before the object's
+# tags and metadata are set) and ObjectTagging:Put, then fires ObjectCreated:CompleteMultipartUpload.
+# S3 fires just the last one, so ingest would otherwise run twice, first on a half-made object.
+
+
+def _marking_completion(original: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(original)
+    def complete_multipart_upload(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+        token = _COMPLETING_UPLOAD.set(True)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _COMPLETING_UPLOAD.reset(token)
+
+    setattr(complete_multipart_upload, _PATCHED_MARK, True)
+    return complete_multipart_upload
+
+
+def _completion_aware(original: Callable[..., None]) -> Callable[..., None]:
+    completed = s3_notifications.S3NotificationEvent.OBJECT_CREATED_COMPLETE_MULTIPART_UPLOAD_EVENT
+
+    @wraps(original)
+    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        if _COMPLETING_UPLOAD.get() and event_name != completed:
+            return
+        original(account_id, event_name, bucket, key)
+
+    setattr(send_event, _PATCHED_MARK, True)
+    return send_event

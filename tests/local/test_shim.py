@@ -1,0 +1,161 @@
+"""The local shim's pinned moto patches: one test (or a few) per patch."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import boto3
+import moto
+import pytest
+from stratus.local.shim import CODE_PATH_TAG, MotoVersionError, apply_patches, forget_handlers
+
+HANDLER_DIR = Path(__file__).parent / "handlers" / "recorder"
+BUCKET = "shim-test-data"
+TABLE = "shim-test-table"
+ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+def _zip() -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "")
+    return archive.getvalue()
+
+
+@pytest.fixture
+def recorder(aws: None) -> str:
+    """The recorder handler deployed as a moto function the shim runs; returns its ARN."""
+    apply_patches()
+    forget_handlers()
+    role = boto3.client("iam").create_role(
+        RoleName="recorder", AssumeRolePolicyDocument=json.dumps(ROLE_POLICY)
+    )
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    function = boto3.client("lambda").create_function(
+        FunctionName="recorder",
+        Runtime="python3.11",
+        Role=role["Role"]["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": _zip()},
+        Timeout=29,
+        MemorySize=512,
+        Environment={"Variables": {"TABLE_NAME": TABLE, "DATA_BUCKET": BUCKET}},
+        Tags={CODE_PATH_TAG: str(HANDLER_DIR)},
+    )
+    return function["FunctionArn"]
+
+
+def _invoke(payload: dict[str, object]) -> tuple[dict[str, object], str | None]:
+    response = boto3.client("lambda").invoke(FunctionName="recorder", Payload=json.dumps(payload).encode())
+    return json.loads(response["Payload"].read()), response.get("FunctionError")
+
+
+def _seen_events() -> list[dict[str, object]]:
+    s3 = boto3.client("s3")
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="seen/").get("Contents", [])
+    return [json.loads(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()) for item in listing]
+
+
+def _notify_recorder_on_uploads(function_arn: str) -> None:
+    boto3.client("s3").put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "LambdaFunctionArn": function_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+                }
+            ]
+        },
+    )
+
+
+def test_apply_patches_rejects_other_moto_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto, "__version__", "0.0.1")
+
+    with pytest.raises(MotoVersionError, match="5.2.5"):
+        apply_patches()
+
+
+def test_apply_patches_is_idempotent() -> None:
+    apply_patches()
+    from moto.awslambda.models import LambdaFunction
+
+    patched = LambdaFunction._invoke_lambda
+
+    apply_patches()
+
+    assert LambdaFunction._invoke_lambda is patched
+
+
+def test_invoke_runs_the_handler_with_function_environment_and_context(recorder: str) -> None:
+    result, error = _invoke({})
+
+    assert error is None
+    assert result["table_name"] == TABLE
+    assert result["function_name"] == "recorder"
+    assert result["memory_limit_in_mb"] == 512
+    assert 0 < int(str(result["remaining_ms"])) <= 29_000
+
+
+def test_invoke_restores_the_process_environment(recorder: str) -> None:
+    before = dict(os.environ)
+
+    _invoke({})
+
+    assert dict(os.environ) == before
+
+
+def test_invoke_reports_handler_errors_as_lambda_does(recorder: str) -> None:
+    result, error = _invoke({"fail": True})
+
+    assert error == "Handled"
+    assert result["errorType"] == "ValueError"
+    assert result["errorMessage"] == "asked to fail"
+    assert isinstance(result["stackTrace"], list)
+
+
+def test_invoke_logs_tail_is_valid_base64(recorder: str) -> None:
+    response = boto3.client("lambda").invoke(FunctionName="recorder", Payload=b"{}", LogType="Tail")
+
+    assert base64.b64decode(response["LogResult"]) == b""
+
+
+def test_put_object_notifies_the_handler_synchronously(recorder: str) -> None:
+    _notify_recorder_on_uploads(recorder)
+
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="uploads/a.h5", Body=b"data")
+
+    assert [event["Records"][0]["eventName"] for event in _seen_events()] == ["ObjectCreated:Put"]
+
+
+def test_complete_multipart_upload_notifies_once_as_complete_multipart_upload(recorder: str) -> None:
+    _notify_recorder_on_uploads(recorder)
+    s3 = boto3.client("s3")
+    upload = s3.create_multipart_upload(
+        Bucket=BUCKET, Key="uploads/big.h5", Tagging="stratus-lifetime=temporary"
+    )
+    part = s3.upload_part(
+        Bucket=BUCKET, Key="uploads/big.h5", UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * 1024
+    )
+
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key="uploads/big.h5",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )
+
+    events = _seen_events()
+    assert [event["Records"][0]["eventName"] for event in events] == ["ObjectCreated:CompleteMultipartUpload"]

@@ -1,0 +1,63 @@
+"""template.yaml lints clean and every function's CodeUri holds an app.py with a `handler`."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from stratus.local.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+BIN = Path(sys.executable).parent
+OFFLINE_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def _functions() -> dict[str, dict[str, object]]:
+    resources = load_template(TEMPLATE)["Resources"]
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [str(BIN / "sam"), "validate", "--lint", "--template", str(TEMPLATE)],
+        [str(BIN / "cfn-lint"), str(TEMPLATE)],
+    ],
+    ids=["sam-validate-lint", "cfn-lint"],
+)
+def test_template_passes_linter(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, env=OFFLINE_ENV, cwd=ROOT, check=False)
+
+    assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("logical_id", sorted(_functions()))
+def test_function_code_uri_has_app_with_handler(logical_id: str) -> None:
+    properties = _functions()[logical_id]
+    code_dir = ROOT / str(properties["CodeUri"])
+    module_name, _, function_name = str(properties["Handler"]).rpartition(".")
+    source = code_dir / f"{module_name}.py"
+
+    tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+
+    names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    assert function_name in names, f"{source} defines no {function_name}()"
+
+
+def test_function_folders_match_logical_ids() -> None:
+    mismatched = {
+        logical_id: properties["CodeUri"]
+        for logical_id, properties in _functions().items()
+        if Path(str(properties["CodeUri"])).name.capitalize() + "Function" != logical_id
+    }
+
+    assert not mismatched

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from moto import mock_aws
-
 from stratus import aws as aws_clients
 from stratus.api import create_app
 from stratus.local.bootstrap import LocalStack, bootstrap

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mangum import Mangum
-
 from stratus.api import create_app
 from stratus.observability import logger, metrics, tracer
 

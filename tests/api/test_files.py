@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-
 from stratus.settings import Settings
 
 OCTET = {"content-type": "application/octet-stream"}
@@ -79,7 +78,9 @@ def test_upload_rejects_truncated_hdf5(client: TestClient, hdf5_file: Callable[.
 
 
 def test_upload_over_limit_points_to_presigned_flow(client: TestClient, settings: Settings) -> None:
-    response = client.post("/api/v0/files", content=b"\0" * (settings.max_direct_upload_bytes + 1), headers=OCTET)
+    response = client.post(
+        "/api/v0/files", content=b"\0" * (settings.max_direct_upload_bytes + 1), headers=OCTET
+    )
 
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
@@ -181,7 +182,9 @@ def test_pending_file_cannot_be_downloaded(client: TestClient) -> None:
 
 
 def test_complete_with_duplicate_parts_is_422(client: TestClient) -> None:
-    file_id = client.post("/api/v0/files/uploads", json={"size": 10, "part_size": 5 * 2**20}).json()["file_id"]
+    file_id = client.post("/api/v0/files/uploads", json={"size": 10, "part_size": 5 * 2**20}).json()[
+        "file_id"
+    ]
     parts = [{"part_number": 1, "etag": "a"}, {"part_number": 1, "etag": "b"}]
 
     response = client.post(f"/api/v0/files/uploads/{file_id}/complete", json={"parts": parts})

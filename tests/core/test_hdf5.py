@@ -6,7 +6,6 @@ import io
 from collections.abc import Callable
 
 import pytest
-
 from stratus import hdf5
 from stratus.errors import InvalidInputError
 

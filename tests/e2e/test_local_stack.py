@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from stratus.local.process import LocalStackProcess, running_local_stack
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +36,9 @@ def _wait_ready(api: httpx.Client, file_id: str, poll: Callable[..., None]) -> d
 def test_small_file_round_trip(api: httpx.Client, hdf5_file: Callable[..., bytes]) -> None:
     body = hdf5_file(200_000)
 
-    file_id = api.post("/api/v0/files", content=body, headers={"content-type": "application/octet-stream"}).json()[
-        "file_id"
-    ]
+    file_id = api.post(
+        "/api/v0/files", content=body, headers={"content-type": "application/octet-stream"}
+    ).json()["file_id"]
     downloaded = api.get(f"/api/v0/files/{file_id}")
     deleted = api.delete(f"/api/v0/files/{file_id}")
 

@@ -10,7 +10,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from stratus.settings import Settings
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "api" / "app.py"

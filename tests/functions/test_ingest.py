@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from stratus.models import FileStatus, UploadCreate
 from stratus.services import files as service
 from stratus.settings import Settings
@@ -47,7 +46,9 @@ def test_handler_marks_valid_upload_ready(
 ) -> None:
     key = _pending_upload(stores, settings, hdf5_file(10_000))
 
-    result = ingest_handler.handler(load_event(event_name, bucket=settings.data_bucket, key=key), lambda_context)
+    result = ingest_handler.handler(
+        load_event(event_name, bucket=settings.data_bucket, key=key), lambda_context
+    )
 
     assert result == {"files": {key: "READY"}}
     # The handler runs on the real clock: read back with the same.
@@ -80,7 +81,9 @@ def test_handler_rejects_non_hdf5_upload(
 ) -> None:
     key = _pending_upload(stores, settings, b"definitely not hdf5")
 
-    result = ingest_handler.handler(load_event("s3/object_created", bucket=settings.data_bucket, key=key), lambda_context)
+    result = ingest_handler.handler(
+        load_event("s3/object_created", bucket=settings.data_bucket, key=key), lambda_context
+    )
 
     assert result == {"files": {key: "REJECTED"}}
     assert "not a valid HDF5" in (build_stores(settings).files.get(key.split("/")[1]).reason or "")

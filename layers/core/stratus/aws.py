@@ -36,23 +36,26 @@ def _session() -> boto3.Session:
 @lru_cache
 def client(service: str, endpoint_url: str | None = None) -> Any:
     """Return a cached boto3 client for ``service``."""
-    return _session().client(service, endpoint_url=endpoint_url, config=_CONFIG)
+    # boto3's stubs type each service name as a literal; this one place takes any.
+    return _session().client(service, endpoint_url=endpoint_url, config=_CONFIG)  # type: ignore[call-overload]
 
 
 @lru_cache
 def resource(service: str, endpoint_url: str | None = None) -> Any:
     """Return a cached boto3 resource for ``service``."""
-    return _session().resource(service, endpoint_url=endpoint_url, config=_CONFIG)
+    return _session().resource(service, endpoint_url=endpoint_url, config=_CONFIG)  # type: ignore[call-overload]
 
 
 def table(name: str, endpoint_url: str | None = None) -> Table:
     """Return the DynamoDB table resource ``name``."""
-    return resource("dynamodb", endpoint_url).Table(name)  # type: ignore[no-any-return]
+    table: Table = resource("dynamodb", endpoint_url).Table(name)
+    return table
 
 
 def s3_client(endpoint_url: str | None = None) -> S3Client:
     """Return the S3 client."""
-    return client("s3", endpoint_url)  # type: ignore[no-any-return]
+    s3: S3Client = client("s3", endpoint_url)
+    return s3
 
 
 def clear_caches() -> None:

@@ -1,14 +1,14 @@
 """The one error hierarchy of Stratus; `code` is the stable contract clients and ASL branch on.
 
-    StratusError
-    ├── NotFoundError                  404
-    ├── ConflictError                  409
-    │   ├── AlreadyExistsError
-    │   ├── IllegalTransitionError
-    │   └── NotReadyError
-    ├── InvalidInputError              422
-    ├── PayloadTooLargeError           413
-    └── UnsupportedMediaTypeError      415
+StratusError
+├── NotFoundError                  404
+├── ConflictError                  409
+│   ├── AlreadyExistsError
+│   ├── IllegalTransitionError
+│   └── NotReadyError
+├── InvalidInputError              422
+├── PayloadTooLargeError           413
+└── UnsupportedMediaTypeError      415
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ def validate_bytes(data: bytes) -> None:
     validate_fileobj(io.BytesIO(data))
 
 
-def validate_fileobj(fileobj: IO[bytes]) -> None:
+def validate_fileobj(fileobj: IO[bytes] | io.RawIOBase) -> None:
     """Check a seekable binary file is a readable HDF5 file. Raises InvalidInputError."""
     try:
         with h5py.File(fileobj, "r") as handle:

@@ -41,4 +41,4 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     """Return the process-wide settings (cached; tests clear the cache)."""
-    return Settings()  # type: ignore[call-arg]  # fields come from the environment
+    return Settings()  # required fields come from the environment

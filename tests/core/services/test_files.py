@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import boto3
 import pytest
-
 from stratus.errors import (
     IllegalTransitionError,
     InvalidInputError,
@@ -57,7 +56,9 @@ def test_store_upload_writes_nothing_for_invalid_body(stores: Stores, settings: 
     assert stores.files.list_recent("t1", 10, None)[0] == []
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "text/plain", "multipart/form-data; boundary=x"]
+)
 def test_check_content_type_rejects_non_binary(content_type: str) -> None:
     with pytest.raises(UnsupportedMediaTypeError):
         service.check_content_type(content_type)

@@ -6,7 +6,6 @@ import threading
 import uuid
 
 import pytest
-
 from stratus.errors import AlreadyExistsError, IllegalTransitionError, InvalidInputError, NotFoundError
 from stratus.models import FileRecord, FileStatus
 from stratus.stores import Stores
@@ -108,6 +107,7 @@ def test_racing_transitions_have_exactly_one_winner(stores: Stores, clock) -> No
             outcomes.append("rejected")
         except IllegalTransitionError:
             outcomes.append("lost")
+
     threads = [threading.Thread(target=ready), threading.Thread(target=reject)]
 
     for thread in threads:

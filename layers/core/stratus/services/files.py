@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from stratus.stores import Stores
 
 # What Compox clients send, plus the registered HDF5 types; a missing header is taken as raw bytes.
-ACCEPTED_CONTENT_TYPES = frozenset({"", "application/octet-stream", "application/x-hdf5", "application/x-hdf"})
+ACCEPTED_CONTENT_TYPES = frozenset(
+    {"", "application/octet-stream", "application/x-hdf5", "application/x-hdf"}
+)
 # S3 takes at most 5 GiB in one PUT; bigger files must go multipart.
 S3_MAX_SINGLE_PUT_BYTES = 5 * 1024**3
 _UPLOAD_KEY = re.compile(r"^uploads/(?P<file_id>" + FILE_ID_PATTERN.strip("^$") + r")$")
@@ -61,9 +63,7 @@ def check_content_type(content_type: str | None) -> None:
     """Raise UnsupportedMediaTypeError unless the body is declared as raw bytes or HDF5."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type not in ACCEPTED_CONTENT_TYPES:
-        raise UnsupportedMediaTypeError(
-            f"send the HDF5 file as application/octet-stream, not {media_type}"
-        )
+        raise UnsupportedMediaTypeError(f"send the HDF5 file as application/octet-stream, not {media_type}")
 
 
 def check_direct_size(size: int, settings: Settings) -> None:
@@ -146,7 +146,9 @@ def _part_size(request: UploadCreate, settings: Settings) -> int | None:
         settings.multipart_threshold_bytes, S3_MAX_SINGLE_PUT_BYTES
     ):
         return None
-    part_size = request.part_size or max(settings.multipart_part_bytes, math.ceil(request.size / S3_MAX_PARTS))
+    part_size = request.part_size or max(
+        settings.multipart_part_bytes, math.ceil(request.size / S3_MAX_PARTS)
+    )
     if math.ceil(request.size / part_size) > S3_MAX_PARTS:
         raise InvalidInputError(f"part_size {part_size} needs more than {S3_MAX_PARTS} parts")
     return part_size
@@ -160,7 +162,7 @@ def complete_upload(file_id: str, request: UploadComplete, tenant: str, stores: 
     record = stores.files.get(file_id, tenant)
     if record.status is not FileStatus.PENDING or record.upload_id is None:
         raise IllegalTransitionError(f"file {file_id} has no multipart upload in progress")
-    parts = [{"PartNumber": p.part_number, "ETag": p.etag} for p in sorted(request.parts, key=lambda p: p.part_number)]
+    parts = [(p.part_number, p.etag) for p in request.parts]
     stores.objects.complete_multipart(record.s3_key, record.upload_id, parts)
     return stores.files.get(file_id, tenant)
 
@@ -196,9 +198,7 @@ def ingest_object(created: ObjectCreated, stores: Stores, settings: Settings) ->
         return stores.files.get(file_id)
 
 
-def ingest_objects(
-    objects: list[ObjectCreated], stores: Stores, settings: Settings
-) -> dict[str, str]:
+def ingest_objects(objects: list[ObjectCreated], stores: Stores, settings: Settings) -> dict[str, str]:
     """Ingest every object of one S3 event; returns each key's resulting file status."""
     results = {}
     for created in objects:
@@ -229,7 +229,10 @@ def get_ready(file_id: str, tenant: str, stores: Stores) -> FileRecord:
 
 
 def read_file(file_id: str, tenant: str, stores: Stores, settings: Settings) -> Download:
-    """A READY file's bytes, or a presigned URL when too big to return. Raises NotFoundError, NotReadyError."""
+    """A READY file's bytes, or a presigned URL when too big to return.
+
+    Raises NotFoundError, NotReadyError.
+    """
     record = get_ready(file_id, tenant, stores)
     size = record.size or 0
     if size > settings.max_direct_download_bytes:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from boto3.dynamodb.types import TypeDeserializer
@@ -155,7 +155,8 @@ class RecordStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            self._raise_for_failed_guard(exc.response.get("Item"), key, what)
+            old = cast("Mapping[str, Any] | None", exc.response.get("Item"))
+            self._raise_for_failed_guard(old, key, what)
         return from_item(response["Attributes"])
 
     def _raise_for_failed_guard(self, old: Mapping[str, Any] | None, key: Item, what: str) -> None:

@@ -51,7 +51,11 @@ class FileStore(RecordStore):
         """PENDING → READY with the validated size. Raises NotFoundError, IllegalTransitionError."""
         values = {"status": FileStatus.READY.value, "size": size, "expires_at": expires_at}
         item = self._update_guarded(
-            file_key(file_id), "file", values, allowed_statuses=sources_of(FileStatus.READY), remove=["upload_id"]
+            file_key(file_id),
+            "file",
+            values,
+            allowed_statuses=sources_of(FileStatus.READY),
+            remove=["upload_id"],
         )
         return FileRecord.model_validate(item)
 
@@ -59,7 +63,11 @@ class FileStore(RecordStore):
         """PENDING → REJECTED with the reason. Raises NotFoundError, IllegalTransitionError."""
         values = {"status": FileStatus.REJECTED.value, "reason": reason}
         item = self._update_guarded(
-            file_key(file_id), "file", values, allowed_statuses=sources_of(FileStatus.REJECTED), remove=["upload_id"]
+            file_key(file_id),
+            "file",
+            values,
+            allowed_statuses=sources_of(FileStatus.REJECTED),
+            remove=["upload_id"],
         )
         return FileRecord.model_validate(item)
 
@@ -76,4 +84,3 @@ class FileStore(RecordStore):
             listing_partition(tenant), limit, cursor, status.value if status else None
         )
         return [FileRecord.model_validate(i) for i in items], next_cursor
-

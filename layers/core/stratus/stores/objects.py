@@ -10,7 +10,10 @@ from botocore.exceptions import ClientError
 from stratus.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 # The bucket's lifecycle rule expires objects carrying this tag (template.yaml, DataBucket).
 LIFETIME_TAG = "stratus-lifetime"
@@ -103,11 +106,12 @@ class ObjectStore:
         params = {"Bucket": self._bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}
         return self._s3.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
 
-    def complete_multipart(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
-        """Assemble the parts. Raises InvalidInputError when S3 refuses the part list."""
+    def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        """Assemble the (part number, ETag) parts. Raises InvalidInputError when S3 refuses them."""
+        completed: list[CompletedPartTypeDef] = [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts)]
         try:
             self._s3.complete_multipart_upload(
-                Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": completed}
             )
         except ClientError as exc:
             code = exc.response["Error"]["Code"]

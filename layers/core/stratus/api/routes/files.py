@@ -25,7 +25,7 @@ router = APIRouter(prefix="/files", tags=["files"])
 RAW_HDF5_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "The HDF5 file's raw bytes (at most the direct-upload limit; use /files/uploads beyond)",
+        "description": "The HDF5 file's raw bytes, up to the direct-upload limit (use /files/uploads beyond)",
         "content": {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             "application/x-hdf5": {"schema": {"type": "string", "format": "binary"}},
@@ -93,9 +93,7 @@ def start_upload(
 
 
 @router.post("/uploads/{file_id}/complete", summary="Finish a multipart upload", responses={404: ERRORS[404]})
-def complete_upload(
-    file_id: FileIdPath, body: UploadComplete, caller: CallerDep, stores: StoresDep
-) -> File:
+def complete_upload(file_id: FileIdPath, body: UploadComplete, caller: CallerDep, stores: StoresDep) -> File:
     """Assemble the uploaded parts; the file then goes through ingestion."""
     return File.from_record(service.complete_upload(file_id, body, caller.tenant, stores))
 

@@ -1,7 +1,9 @@
 # Two entry points: `make dev` runs the whole backend offline, `make test` runs every test.
 VENV ?= .venv
+SAM_VENV ?= .venv-sam
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SAM_STAMP := $(SAM_VENV)/.installed
 
 .PHONY: dev test lint bench install clean
 
@@ -11,12 +13,18 @@ $(STAMP): requirements-dev.txt layers/core/requirements.txt layers/core/pyprojec
 	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/core
 	touch $(STAMP)
 
-install: $(STAMP)
+$(SAM_STAMP): requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $(SAM_STAMP)
+
+install: $(STAMP) $(SAM_STAMP)
 
 dev: $(STAMP)
 	$(PY) -m stratus.local
 
-test: $(STAMP)
+test: $(STAMP) $(SAM_STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -27,4 +35,4 @@ bench: $(STAMP)
 	$(PY) bench/api_latency.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .local-stack
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .local-stack

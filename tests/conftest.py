@@ -18,6 +18,8 @@ from moto import mock_aws
 from stratus import aws as aws_clients
 from stratus.api import create_app
 from stratus.local.bootstrap import LocalStack, bootstrap
+from stratus.local.server import MOTO_CONFIG
+from stratus.local.shim import apply_patches
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores, build_stores
 
@@ -67,7 +69,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     aws_clients.clear_caches()
-    with mock_aws():
+    apply_patches()  # as in the local stack's moto server: tests see the same moto
+    with mock_aws(config=MOTO_CONFIG):
         yield
     aws_clients.clear_caches()
 

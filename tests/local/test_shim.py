@@ -159,3 +159,93 @@ def test_complete_multipart_upload_notifies_once_as_complete_multipart_upload(re
 
     events = _seen_events()
     assert [event["Records"][0]["eventName"] for event in events] == ["ObjectCreated:CompleteMultipartUpload"]
+
+
+def test_list_of_moto_modules_is_listed_once(aws: None) -> None:
+    apply_patches()
+
+    listed = list(moto.backends.list_of_moto_modules())
+
+    assert "dynamodb" in listed and "s3" in listed
+    assert listed == list(moto.backends.list_of_moto_modules())
+
+
+ALL_TYPES_ITEM = {
+    "pk": {"S": "file#1"},
+    "sk": {"S": "file"},
+    "n": {"N": "1795602000.125"},
+    "b": {"B": base64.b64decode(base64.b64encode(b"\x00\x01bytes"))},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"x", b"y"]},
+    "m": {"M": {"inner": {"L": [{"S": "x"}, {"N": "3"}, {"BOOL": True}, {"NULL": True}]}}},
+    "flag": {"BOOL": False},
+    "nothing": {"NULL": True},
+}
+
+
+@pytest.fixture
+def item_table(aws: None) -> object:
+    apply_patches()
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.put_item(TableName=TABLE, Item=ALL_TYPES_ITEM)
+    return client
+
+
+def test_fast_dynamodb_results_round_trip_every_attribute_type(item_table) -> None:
+    key = {"pk": ALL_TYPES_ITEM["pk"], "sk": ALL_TYPES_ITEM["sk"]}
+
+    got = item_table.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
+    queried = item_table.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "file#1"}},
+        Limit=1,
+    )
+    updated = item_table.update_item(
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="SET flag = :t",
+        ExpressionAttributeValues={":t": {"BOOL": True}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+
+    assert got == ALL_TYPES_ITEM
+    assert queried["Items"] == [ALL_TYPES_ITEM] and queried["Count"] == 1
+    assert updated == {**ALL_TYPES_ITEM, "flag": {"BOOL": True}}
+
+
+def test_fast_dynamodb_body_matches_motos_serializer(item_table) -> None:
+    from moto.core.responses import ActionContext
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+    from moto.dynamodb.responses import DynamoResult
+
+    service_model = get_service_model("dynamodb")
+    operation = service_model.operation_model("GetItem")
+    context = ActionContext(service_model, operation, get_serializer_class("dynamodb", "json"), response=None)
+    result = DynamoResult({"Item": ALL_TYPES_ITEM})
+
+    _, _, fast_body = result.execute_result(context)
+    _, _, moto_body = DynamoResult.execute_result.__wrapped__(result, context)
+
+    assert json.loads(fast_body) == json.loads(moto_body)
+
+
+def test_fast_dynamodb_path_leaves_errors_and_describes_to_moto(item_table) -> None:
+    with pytest.raises(item_table.exceptions.ResourceNotFoundException):
+        item_table.get_item(TableName="missing", Key={"pk": {"S": "x"}, "sk": {"S": "y"}})
+
+    description = item_table.describe_table(TableName=TABLE)["Table"]
+
+    assert description["TableName"] == TABLE
+    assert description["CreationDateTime"].year >= 2024

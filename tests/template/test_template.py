@@ -13,6 +13,8 @@ from stratus.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+# SAM CLI has its own environment (make install; see requirements-sam.txt).
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
 BIN = Path(sys.executable).parent
 OFFLINE_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -29,7 +31,7 @@ def _functions() -> dict[str, dict[str, object]]:
 @pytest.mark.parametrize(
     "command",
     [
-        [str(BIN / "sam"), "validate", "--lint", "--template", str(TEMPLATE)],
+        [str(SAM), "validate", "--lint", "--template", str(TEMPLATE)],
         [str(BIN / "cfn-lint"), str(TEMPLATE)],
     ],
     ids=["sam-validate-lint", "cfn-lint"],

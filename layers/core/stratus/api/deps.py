@@ -19,17 +19,18 @@ class Caller:
     tenant: str
 
 
-def _settings(request: Request) -> Settings:
+# The cheap dependencies are async so FastAPI runs them inline: a sync one costs a thread-pool hop.
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _stores(request: Request) -> Stores:
+async def _stores(request: Request) -> Stores:
     stores: Stores = request.app.state.stores
     return stores
 
 
-def _caller(request: Request, settings: Annotated[Settings, Depends(_settings)]) -> Caller:
+async def _caller(request: Request, settings: Annotated[Settings, Depends(_settings)]) -> Caller:
     # Behind an API Gateway JWT authorizer the tenant is a claim; without one (local mode, or a
     # stack deployed without auth) every caller shares the default tenant.
     event: dict[str, Any] = request.scope.get("aws.event") or {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import signal
 import socket
@@ -24,6 +23,9 @@ DEFAULT_REGION = "us-east-1"
 # Batch "runs" jobs without Docker; Step Functions really interprets the ASL.
 MOTO_CONFIG = {"batch": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
 _READY_TIMEOUT_S = 20.0
+WORKER_THREADS = 16
+BODY_BUFFER_BYTES = 1024**3  # S3 parts up to 1 GiB stay in memory
+SOCKET_CHUNK_BYTES = 256 * 1024
 _STOP_TIMEOUT_S = 5.0
 
 
@@ -142,24 +144,38 @@ def _post_config(endpoint_url: str) -> None:
 def serve(host: str, port: int) -> None:
     """Serve moto with our shim until SIGINT or SIGTERM (runs inside the server process)."""
     # Importing moto is a few hundred ms; only the server process pays it.
-    from moto.server import ThreadedMotoServer
+    import waitress
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from stratus.local.shim import apply_patches
 
     # Step Functions and Lambda inside moto call back into "the server" at MOTO_PORT (default 5000).
     os.environ["MOTO_PORT"] = str(port)
     apply_patches(restore_environment=False)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request is noise
     stopping = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stopping.set())
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
+    # moto's own ThreadedMotoServer is werkzeug's dev server, which closes the connection after every
+    # response: a new TCP connection and thread per AWS call. waitress keeps connections alive and reuses
+    # a thread pool, and buffers bodies in memory rather than spooling them to disk.
+    server = waitress.create_server(
+        DomainDispatcherApplication(create_backend_app),
+        host=host,
+        port=port,
+        threads=WORKER_THREADS,
+        inbuf_overflow=BODY_BUFFER_BYTES,
+        outbuf_overflow=BODY_BUFFER_BYTES,
+        recv_bytes=SOCKET_CHUNK_BYTES,
+        send_bytes=SOCKET_CHUNK_BYTES,
+        connection_limit=1000,
+        channel_timeout=600,
+    )
+    threading.Thread(target=server.run, name="moto-server", daemon=True).start()
     try:
         _post_config(f"http://{host}:{port}")
         stopping.wait()
     finally:
-        server.stop()
+        server.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -119,7 +119,7 @@ def download_file(
 
 
 @router.get("/{file_id}/status", summary="A file's status and metadata", responses={404: ERRORS[404]})
-def file_status(file: FileDep) -> File:
+async def file_status(file: FileDep) -> File:
     """Status (PENDING, READY, REJECTED with reason), size and expiry."""
     return File.from_record(file)
 

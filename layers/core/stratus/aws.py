@@ -1,4 +1,8 @@
-"""boto3 clients and resources: one place for retries, the local endpoint and per-process caching."""
+"""boto3 clients and resources: one place for retries, checksums and per-process caching.
+
+Endpoints come from the standard SDK configuration: on AWS the defaults, in the local stack
+AWS_ENDPOINT_URL (moto) and AWS_ENDPOINT_URL_S3 (moto's S3 in a process of its own).
+"""
 
 from __future__ import annotations
 
@@ -34,27 +38,27 @@ def _session() -> boto3.Session:
 
 
 @lru_cache
-def client(service: str, endpoint_url: str | None = None) -> Any:
+def client(service: str) -> Any:
     """Return a cached boto3 client for ``service``."""
     # boto3's stubs type each service name as a literal; this one place takes any.
-    return _session().client(service, endpoint_url=endpoint_url, config=_CONFIG)  # type: ignore[call-overload]
+    return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
 @lru_cache
-def resource(service: str, endpoint_url: str | None = None) -> Any:
+def resource(service: str) -> Any:
     """Return a cached boto3 resource for ``service``."""
-    return _session().resource(service, endpoint_url=endpoint_url, config=_CONFIG)  # type: ignore[call-overload]
+    return _session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
-def table(name: str, endpoint_url: str | None = None) -> Table:
+def table(name: str) -> Table:
     """Return the DynamoDB table resource ``name``."""
-    table: Table = resource("dynamodb", endpoint_url).Table(name)
+    table: Table = resource("dynamodb").Table(name)
     return table
 
 
-def s3_client(endpoint_url: str | None = None) -> S3Client:
+def s3_client() -> S3Client:
     """Return the S3 client."""
-    s3: S3Client = client("s3", endpoint_url)
+    s3: S3Client = client("s3")
     return s3
 
 

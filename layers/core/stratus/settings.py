@@ -28,8 +28,6 @@ class Settings(BaseSettings):
     multipart_part_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
     max_upload_bytes: int = Field(default=50 * 1024**3, gt=0)
     presigned_url_seconds: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
-    # Set only by the local stack (and by tests): every boto3 client talks to this endpoint.
-    aws_endpoint_url: str | None = None
     default_tenant: str = "local"
 
     @property

@@ -13,10 +13,18 @@ from pathlib import Path
 from types import FrameType
 
 from stratus.local.bootstrap import DEFAULT_STACK_NAME, LocalStack, bootstrap
-from stratus.local.server import DEFAULT_HOST, aws_environment, die_with_parent, start_server, stop_process
+from stratus.local.server import (
+    DEFAULT_HOST,
+    MotoServerProcess,
+    aws_environment,
+    die_with_parent,
+    start_server,
+    stop_process,
+)
 
 APP_FACTORY = "stratus.api.app:create_app"
 DEFAULT_AWS_PORT = 4566
+DEFAULT_S3_PORT = 4567
 DEFAULT_API_PORT = 8000
 _API_START_TIMEOUT_S = 30.0
 
@@ -37,6 +45,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--api-port", type=int, default=int(os.environ.get("STRATUS_LOCAL_API_PORT", DEFAULT_API_PORT))
+    )
+    parser.add_argument(
+        "--s3-port", type=int, default=int(os.environ.get("STRATUS_LOCAL_S3_PORT", DEFAULT_S3_PORT))
     )
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
@@ -87,22 +98,33 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     endpoint_url = f"http://{arguments.host}:{arguments.aws_port}"
+    s3_endpoint_url = f"http://{arguments.host}:{arguments.s3_port}"
     # This process is the one whose environment is being set up: boto3 here and in the children.
-    os.environ.update(aws_environment(endpoint_url))
-    moto_server = api = None
+    os.environ.update(aws_environment(endpoint_url, s3_endpoint_url))
+    servers: list[MotoServerProcess] = []
+    api = None
     try:
-        moto_server = start_server(arguments.aws_port, arguments.host)
-        stack = bootstrap(arguments.template, stack_name=arguments.stack_name, endpoint_url=endpoint_url)
+        servers.append(start_server(arguments.aws_port, arguments.host))
+        # S3 gets a moto process of its own, as it is its own service on AWS: big uploads there must not
+        # stall the DynamoDB calls behind every poll. Its notifications go to the main server's functions.
+        servers.append(start_server(arguments.s3_port, arguments.host, lambda_endpoint=endpoint_url))
+        stack = bootstrap(
+            arguments.template,
+            stack_name=arguments.stack_name,
+            endpoint_url=endpoint_url,
+            s3_endpoint_url=s3_endpoint_url,
+        )
         api = _start_api(stack, arguments.host, arguments.api_port)
         _wait_for_api(api, arguments.host, arguments.api_port)
         api_url = f"http://{arguments.host}:{arguments.api_port}"
         print(  # noqa: T201  # the banner is this command's output
             f"Stratus local stack '{stack.stack_name}' is up (Ctrl-C stops it)\n"
-            f"  API       {api_url}\n  API docs  {api_url}/docs\n  AWS       {endpoint_url}\n"
+            f"  API       {api_url}\n  API docs  {api_url}/docs\n"
+            f"  AWS       {endpoint_url} (S3 at {s3_endpoint_url})\n"
             f"  table {stack.table_name}  bucket {stack.data_bucket}",
             flush=True,
         )
-        while api.poll() is None and moto_server.process.poll() is None:
+        while api.poll() is None and all(server.process.poll() is None for server in servers):
             time.sleep(0.2)
         return 1
     except _Stop:
@@ -113,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if api is not None:
             stop_process(api)
-        if moto_server is not None:
-            moto_server.stop()
+        for server in servers:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ class _Target:
     stack_name: str
     region: str
     endpoint_url: str | None
+    s3_endpoint_url: str | None = None
     clients: dict[str, Any] = field(default_factory=dict)
     pseudo_parameters: dict[str, str] = field(default_factory=dict)
 
@@ -78,6 +79,7 @@ def bootstrap(
     stack_name: str = DEFAULT_STACK_NAME,
     parameters: Mapping[str, str] | None = None,
     endpoint_url: str | None = None,
+    s3_endpoint_url: str | None = None,
     region: str | None = None,
     data_only: bool = False,
 ) -> LocalStack:
@@ -86,9 +88,10 @@ def bootstrap(
     The full path deploys the translated template with moto's CloudFormation, functions included.
     ``data_only`` creates just the tables and buckets, straight from their template properties: no
     CloudFormation import (about a second, once per process), for tests that need only storage.
-    Bootstrapping a stack that already exists returns it unchanged.
+    Bootstrapping a stack that already exists returns it unchanged. ``s3_endpoint_url`` names a second
+    moto server that holds the data buckets (the local stack keeps S3 load apart from everything else).
     """
-    target = _Target(stack_name, region or _session_region(), endpoint_url)
+    target = _Target(stack_name, region or _session_region(), endpoint_url, s3_endpoint_url)
     template = translate(Path(template_path), target.region)
     values = parameter_values(template.cloudformation, parameters)
     if data_only:
@@ -99,6 +102,8 @@ def bootstrap(
     environment = {name: str(value) for name, value in resolver.resolve(_global_variables(template)).items()}
     if endpoint_url:
         environment["AWS_ENDPOINT_URL"] = endpoint_url
+    if s3_endpoint_url:
+        environment["AWS_ENDPOINT_URL_S3"] = s3_endpoint_url
     functions = {
         logical_id: physical_ids[logical_id]
         for logical_id, resource in template.cloudformation["Resources"].items()
@@ -176,6 +181,8 @@ def _deploy_stack(target: _Target, template: TranslatedTemplate, values: Mapping
         physical_ids = _physical_ids(cloudformation, target.stack_name)
         resolver = _resolver(target, template, values, physical_ids)
         _configure_data_resources(target, template, resolver, physical_ids, with_notifications=True)
+        if target.s3_endpoint_url:
+            _create_data_buckets(target, template, resolver, physical_ids)
         _tag_functions(target, template, physical_ids)
         return physical_ids
     return _physical_ids(cloudformation, target.stack_name)
@@ -221,6 +228,8 @@ def _local_cloudformation(target: _Target, template: TranslatedTemplate) -> dict
         if resource["Type"] == _FUNCTION and target.endpoint_url:
             variables = properties.setdefault("Environment", {}).setdefault("Variables", {})
             variables["AWS_ENDPOINT_URL"] = target.endpoint_url
+            if target.s3_endpoint_url:
+                variables["AWS_ENDPOINT_URL_S3"] = target.s3_endpoint_url
     return body
 
 
@@ -263,6 +272,21 @@ def _tag_functions(target: _Target, template: TranslatedTemplate, physical_ids: 
             "FunctionArn"
         ]
         lambda_client.tag_resource(Resource=arn, Tags={CODE_PATH_TAG: str(code_path)})
+
+
+def _create_data_buckets(
+    target: _Target, template: TranslatedTemplate, resolver: Resolver, physical_ids: Mapping[str, str]
+) -> None:
+    """Create the buckets (with their notifications) again in the separate S3 server, where data goes.
+
+    CloudFormation made them in the main server too; those copies stay empty.
+    """
+    s3 = _Target(target.stack_name, target.region, target.s3_endpoint_url).client("s3")
+    for logical_id, resource in template.cloudformation["Resources"].items():
+        if resource["Type"] == _BUCKET and logical_id in physical_ids:
+            storage.create_bucket(s3, physical_ids[logical_id], target.region)
+            properties = resolver.resolve(_data_properties(resource, with_notifications=True))
+            storage.configure_bucket(s3, physical_ids[logical_id], properties)
 
 
 # --- the data-only path: tables and buckets straight from their properties ---------------------------

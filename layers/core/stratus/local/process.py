@@ -52,9 +52,10 @@ def running_local_stack(
     """Start the local stack on free ports, wait until the API answers, stop it on exit."""
     api_port = api_port or free_port()
     aws_port = aws_port or free_port()
+    s3_port = free_port()
     command = [
-        sys.executable, "-m", "stratus.local",
-        "--template", str(template), "--api-port", str(api_port), "--aws-port", str(aws_port),
+        sys.executable, "-m", "stratus.local", "--template", str(template),
+        "--api-port", str(api_port), "--aws-port", str(aws_port), "--s3-port", str(s3_port),
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=template.parent)  # noqa: S603  # our own module
     stack = LocalStackProcess(

@@ -29,9 +29,13 @@ SOCKET_CHUNK_BYTES = 256 * 1024
 _STOP_TIMEOUT_S = 5.0
 
 
-def aws_environment(endpoint_url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
-    """Variables that point boto3 at the local endpoint, with fake credentials moto accepts."""
+def aws_environment(
+    endpoint_url: str, s3_endpoint_url: str | None = None, region: str = DEFAULT_REGION
+) -> dict[str, str]:
+    """Variables that point boto3 at the local endpoints, with fake credentials moto accepts."""
+    s3 = {"AWS_ENDPOINT_URL_S3": s3_endpoint_url} if s3_endpoint_url else {}
     return {
+        **s3,
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -83,12 +87,20 @@ def die_with_parent() -> None:
 
 
 def start_server(
-    port: int, host: str = DEFAULT_HOST, environment: Mapping[str, str] | None = None
+    port: int,
+    host: str = DEFAULT_HOST,
+    environment: Mapping[str, str] | None = None,
+    lambda_endpoint: str | None = None,
 ) -> MotoServerProcess:
-    """Start the moto server process on ``host:port`` and wait until it answers, configured."""
+    """Start the moto server process on ``host:port`` and wait until it answers, configured.
+
+    ``lambda_endpoint`` makes this server hand its S3 notifications to the functions of the moto
+    server there (the local stack runs S3 in a process of its own).
+    """
     endpoint_url = f"http://{host}:{port}"
+    forwarding = ["--lambda-endpoint", lambda_endpoint] if lambda_endpoint else []
     process = subprocess.Popen(  # noqa: S603  # our own module, with the current interpreter
-        [sys.executable, "-m", "stratus.local.server", "--host", host, "--port", str(port)],
+        [sys.executable, "-m", "stratus.local.server", "--host", host, "--port", str(port), *forwarding],
         env={**os.environ, **aws_environment(endpoint_url), **(environment or {})},
         preexec_fn=die_with_parent,  # noqa: PLW1509  # the launcher is single-threaded when it spawns
     )
@@ -141,7 +153,7 @@ def _post_config(endpoint_url: str) -> None:
         pass
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, lambda_endpoint: str | None = None) -> None:
     """Serve moto with our shim until SIGINT or SIGTERM (runs inside the server process)."""
     # Importing moto is a few hundred ms; only the server process pays it.
     import waitress
@@ -151,7 +163,7 @@ def serve(host: str, port: int) -> None:
 
     # Step Functions and Lambda inside moto call back into "the server" at MOTO_PORT (default 5000).
     os.environ["MOTO_PORT"] = str(port)
-    apply_patches(restore_environment=False)
+    apply_patches(restore_environment=False, lambda_endpoint=lambda_endpoint)
     stopping = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stopping.set())
@@ -183,8 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--lambda-endpoint", help="moto server whose functions S3 notifications invoke")
     arguments = parser.parse_args(argv)
-    serve(arguments.host, arguments.port)
+    serve(arguments.host, arguments.port, arguments.lambda_endpoint)
 
 
 if __name__ == "__main__":

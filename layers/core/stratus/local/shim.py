@@ -22,8 +22,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import moto
 import moto.backends
+from botocore.config import Config
 from moto.awslambda.models import LambdaFunction
 from moto.core.responses import ActionContext
 from moto.dynamodb.responses import DynamoResult
@@ -120,11 +122,12 @@ def _check_moto_version() -> None:
         )
 
 
-def apply_patches(*, restore_environment: bool = True) -> None:
+def apply_patches(*, restore_environment: bool = True, lambda_endpoint: str | None = None) -> None:
     """Patch moto so Lambda runs our handlers and multipart uploads notify once; safe to call twice.
 
     ``restore_environment=False`` (the moto server process) leaves a function's environment in place
-    after its invocation. The first call's choice stands.
+    after its invocation. ``lambda_endpoint`` (a moto server serving only S3) sends S3 notifications to
+    that server's functions. The first call's choices stand.
     """
     _check_moto_version()
     if not getattr(LambdaFunction._invoke_lambda, _PATCHED_MARK, False):
@@ -139,6 +142,8 @@ def apply_patches(*, restore_environment: bool = True) -> None:
         s3_notifications.send_event = _completion_aware(s3_notifications.send_event)
     if not getattr(moto.backends.list_of_moto_modules, _PATCHED_MARK, False):
         moto.backends.list_of_moto_modules = _listed_once(moto.backends.list_of_moto_modules)
+    if lambda_endpoint and not getattr(s3_notifications._invoke_awslambda, _PATCHED_MARK, False):
+        s3_notifications._invoke_awslambda = _forwarded_to(lambda_endpoint)  # type: ignore[assignment]
     if not getattr(DynamoResult.execute_result, _PATCHED_MARK, False):
         DynamoResult.execute_result = _item_results_as_json(  # type: ignore[method-assign,assignment]
             DynamoResult.execute_result
@@ -320,3 +325,38 @@ def _base64(value: object) -> str:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# --- patch 5: an S3-only server forwards notifications to the functions' server -----------------------
+# The local stack runs S3 in a moto process of its own, so a 512 MiB upload (moto copies it twice while
+# holding the GIL) cannot stall the DynamoDB reads behind every poll. Its notifications name functions
+# that live in the main server: moto's _invoke_awslambda would look them up locally, fail and drop the
+# event. This sends each one to the main server instead, asynchronously, as S3 does on AWS.
+
+
+def _forwarded_to(lambda_endpoint: str) -> Callable[[str, Any, str, str], None]:
+    def invoke_awslambda(_account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+        thread = threading.Thread(
+            target=_invoke_remote,
+            args=(lambda_endpoint, fn_arn, region_name, event_body),
+            name="s3-notification",
+            daemon=True,
+        )
+        thread.start()
+
+    setattr(invoke_awslambda, _PATCHED_MARK, True)
+    return invoke_awslambda
+
+
+def _invoke_remote(lambda_endpoint: str, fn_arn: str, region_name: str, event_body: Any) -> None:
+    client = _lambda_client(lambda_endpoint, region_name)
+    response = client.invoke(FunctionName=fn_arn, Payload=json.dumps(event_body).encode())
+    if response.get("FunctionError"):
+        # On AWS a failed asynchronous invocation lands in the function's logs; here, the server's.
+        print(f"S3 notification to {fn_arn} failed: {response['Payload'].read().decode()}", flush=True)
+
+
+@lru_cache
+def _lambda_client(lambda_endpoint: str, region_name: str) -> Any:
+    session: Any = boto3.Session(region_name=region_name)
+    return session.client("lambda", endpoint_url=lambda_endpoint, config=Config(read_timeout=900))

@@ -26,8 +26,8 @@ class Stores:
 
 def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
     """Wire the stores to the table and bucket named in ``settings``."""
-    table = aws.table(settings.table_name, settings.aws_endpoint_url)
-    s3 = aws.s3_client(settings.aws_endpoint_url)
+    table = aws.table(settings.table_name)
+    s3 = aws.s3_client()
     return Stores(
         files=FileStore(table, clock),
         objects=ObjectStore(s3, settings.data_bucket),

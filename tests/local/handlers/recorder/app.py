@@ -16,9 +16,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise ValueError("asked to fail")
     if "Records" in event:
         key = f"seen/{context.aws_request_id}.json"
-        aws.s3_client(settings.aws_endpoint_url).put_object(
-            Bucket=settings.data_bucket, Key=key, Body=json.dumps(event).encode()
-        )
+        aws.s3_client().put_object(Bucket=settings.data_bucket, Key=key, Body=json.dumps(event).encode())
     return {
         "table_name": settings.table_name,
         "function_name": context.function_name,

@@ -167,7 +167,8 @@ class RecordStore:
             old = _deserialize(old)
         if old is None or not self._is_live(old):
             raise NotFoundError(f"{what} not found")
-        raise IllegalTransitionError(f"{what} is {old.get('status')}; that change is not allowed")
+        status = str(old.get("status"))
+        raise IllegalTransitionError(f"{what} is {status}; that change is not allowed")
 
     def _delete_live(self, key: Item, what: str, condition: ConditionBase | None = None) -> Item:
         """Delete a live item; returns it. Raises NotFoundError if absent, expired or not matching."""

@@ -194,3 +194,11 @@ def test_delete_file_removes_record_and_bytes(
         stores.files.get(record.file_id)
     with pytest.raises(NotFoundError):
         stores.objects.size(record.s3_key)
+
+
+def test_delete_file_aborts_unfinished_multipart_upload(stores: Stores, settings: Settings) -> None:
+    upload = service.start_upload(UploadCreate(size=10, part_size=5 * MiB), "t1", stores, settings)
+
+    service.delete_file(upload.file_id, "t1", stores)
+
+    assert boto3.client("s3").list_multipart_uploads(Bucket=settings.data_bucket).get("Uploads", []) == []

@@ -27,6 +27,9 @@ from stratus.local.process import LocalStackProcess, running_local_stack
 TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 MiB = 1024 * 1024
 OCTET = {"content-type": "application/octet-stream"}
+# Each poller asks 20 times a second: a progress bar's pace. Polling as fast as possible would measure
+# 2 cores saturated by the pollers themselves, not the upload's effect on them.
+POLL_INTERVAL_S = 0.05
 
 
 def hdf5_bytes(payload: int, seed: int = 0) -> bytes:
@@ -137,7 +140,7 @@ def bench_big_upload(stack: LocalStackProcess, api: httpx.Client, workdir: Path)
                 start = time.perf_counter()
                 client.get(f"/api/v0/files/{target}/status").raise_for_status()
                 latencies.append(time.perf_counter() - start)
-                time.sleep(0.005)
+                time.sleep(POLL_INTERVAL_S)
 
     pollers = [threading.Thread(target=poller) for _ in range(4)]
     for thread in pollers:
@@ -156,7 +159,8 @@ def bench_big_upload(stack: LocalStackProcess, api: httpx.Client, workdir: Path)
     growth, base = (peak - baseline) / MiB, baseline / MiB
     print(f"  API RSS growth {growth:6.1f} MiB (baseline {base:.0f} MiB)   target <= 50 MB")
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-    print(f"  4 pollers: {len(latencies)} polls, p50 {p50:.2f} ms, p99 {p99:.2f} ms   target p99 <= 20 ms")
+    rate = len(latencies) / elapsed
+    print(f"  4 pollers ({rate:.0f} polls/s): p50 {p50:.2f} ms, p99 {p99:.2f} ms   target p99 <= 20 ms")
 
 
 def main() -> None:

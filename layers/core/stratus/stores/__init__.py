@@ -1,7 +1,8 @@
 """DynamoDB and S3 access, one store per record kind."""
 
+from stratus.stores.algorithms import AlgorithmStore
 from stratus.stores.bundle import Stores, build_stores
 from stratus.stores.files import FileStore
 from stratus.stores.objects import ObjectStore, RangedReader
 
-__all__ = ["FileStore", "ObjectStore", "RangedReader", "Stores", "build_stores"]
+__all__ = ["AlgorithmStore", "FileStore", "ObjectStore", "RangedReader", "Stores", "build_stores"]

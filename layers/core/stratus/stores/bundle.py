@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from stratus import aws
 from stratus.clock import system_clock
+from stratus.stores.algorithms import AlgorithmStore
 from stratus.stores.files import FileStore
 from stratus.stores.objects import ObjectStore
 
@@ -20,6 +21,7 @@ class Stores:
     """Every store, sharing one table, one bucket and one clock."""
 
     files: FileStore
+    algorithms: AlgorithmStore
     objects: ObjectStore
     clock: Clock
 
@@ -30,6 +32,7 @@ def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
     s3 = aws.s3_client()
     return Stores(
         files=FileStore(table, clock),
+        algorithms=AlgorithmStore(table, clock),
         objects=ObjectStore(s3, settings.data_bucket),
         clock=clock,
     )

@@ -1,0 +1,67 @@
+"""Algorithms: Compox packages deployed by name and major version, each deploy adding a minor version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+ALGORITHM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+
+class AlgorithmRecord(BaseModel):
+    """One algorithm (name + major version) as stored: what it advertises is its newest minor's."""
+
+    algorithm_id: str
+    name: str
+    major: int
+    latest_minor: int
+    minors: list[int]
+    metadata: dict[str, Any] = Field(description="The newest minor's [tool.compox] settings")
+    created_at: float
+    updated_at: float
+
+
+class AlgorithmVersionRecord(BaseModel):
+    """One deployed minor version: where its code lives and which assets (by content hash) it has."""
+
+    algorithm_id: str
+    name: str
+    major: int
+    minor: int
+    code_key: str = Field(description="S3 key of the package's code files (a zip without assets)")
+    assets: dict[str, str] = Field(description="Asset path (files/...) → sha256 of its content")
+    metadata: dict[str, Any]
+    created_at: float
+
+
+class AlgorithmDeployed(BaseModel):
+    """Compox's answer to a deploy."""
+
+    algorithm_id: str
+    algorithm_name: str
+    algorithm_major_version: str
+    algorithm_minor_version: str
+
+
+class AlgorithmRegistered(BaseModel):
+    """An algorithm as Compox lists it (AlgorithmRegisteredResponse), plus the parameter schema."""
+
+    algorithm_id: str
+    algorithm_name: str
+    algorithm_version: str
+    algorithm_minor_versions: list[str]
+    latest_algorithm_minor_version: str
+    algorithm_minor_version: str = Field(description="Deprecated alias of latest_algorithm_minor_version")
+    algorithm_type: str
+    algorithm_tags: list[str]
+    algorithm_description: str
+    supported_devices: list[str]
+    default_device: str
+    additional_parameters: list[dict[str, Any]]
+    training_parameters: list[dict[str, Any]] = Field(default_factory=list)
+    removable: bool
+    exportable: bool
+    parameter_schema: dict[str, Any] = Field(
+        default_factory=dict, description="JSON schema of additional_parameters, for validating clients"
+    )

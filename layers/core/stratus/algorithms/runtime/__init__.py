@@ -1,0 +1,49 @@
+"""Our implementation of Compox's runner API, which algorithm packages import as `compox.algorithm_utils`."""
+
+from stratus.algorithms.runtime.context import LOG_LEVELS, LogLevel, RunnerContext, StopRequested
+from stratus.algorithms.runtime.datasets import read_record, write_record
+from stratus.algorithms.runtime.io_schemas import (
+    AlignmentSchema,
+    DataSchema,
+    EmbeddingSchema,
+    GenericSchema,
+    ImageSchema,
+    MeshSchema,
+    MultiRegionSegmentationSchema,
+    SegmentationSchema,
+    VolumeSchema,
+)
+from stratus.algorithms.runtime.runners import BaseRunner
+from stratus.algorithms.runtime.typed import (
+    Image2AlignmentRunner,
+    Image2EmbeddingRunner,
+    Image2ImageRunner,
+    Image2MultiRegionSegmentationRunner,
+    Image2SegmentationRunner,
+    Segmentation2SegmentationRunner,
+)
+
+__all__ = [
+    "LOG_LEVELS",
+    "AlignmentSchema",
+    "BaseRunner",
+    "DataSchema",
+    "EmbeddingSchema",
+    "GenericSchema",
+    "Image2AlignmentRunner",
+    "Image2EmbeddingRunner",
+    "Image2ImageRunner",
+    "Image2MultiRegionSegmentationRunner",
+    "Image2SegmentationRunner",
+    "ImageSchema",
+    "LogLevel",
+    "MeshSchema",
+    "MultiRegionSegmentationSchema",
+    "RunnerContext",
+    "Segmentation2SegmentationRunner",
+    "SegmentationSchema",
+    "StopRequested",
+    "VolumeSchema",
+    "read_record",
+    "write_record",
+]

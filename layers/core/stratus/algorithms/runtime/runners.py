@@ -1,0 +1,232 @@
+"""BaseRunner: Compox's runner API (hooks, the order they run in, and the services they call)."""
+
+from __future__ import annotations
+
+import io
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from stratus.algorithms.runtime.context import LOG_LEVELS
+from stratus.algorithms.runtime.datasets import read_record, write_record
+
+if TYPE_CHECKING:
+    from stratus.algorithms.runtime.context import LogLevel, RunnerContext
+    from stratus.algorithms.runtime.io_schemas import DataSchema
+
+# Attributes the runner machinery sets on itself; never locked as assets.
+_INTERNAL = frozenset({"_context", "_device", "_locked_attributes", "_locking_assets", "_initializing"})
+
+
+class BaseRunner(ABC):
+    """Base of every algorithm's `Runner`: subclasses implement preprocess, inference and postprocess."""
+
+    algorithm_type: ClassVar[str] = "Generic"
+
+    def __init__(self) -> None:  # noqa: B027 (Compox's no-argument __init__, overridden at will)
+        """Compox calls `__init__()` with no arguments from `initialize`; subclasses may set fields here."""
+
+    def attach(self, context: RunnerContext) -> None:
+        """Bind the task's context; the loader does this before `initialize`."""
+        self._context = context
+
+    def initialize(self, device: str | None = None) -> None:
+        """Set the device and (re-)run `__init__`, as Compox does before every task; asset fields survive."""
+        if device:
+            self._device = device
+        self._initializing = True
+        try:
+            self.__init__()  # type: ignore[misc]
+        finally:
+            self._initializing = False
+
+    @property
+    def device(self) -> str:
+        """The runtime device resolved for this task (`cpu`, `cuda`, …)."""
+        return self._device
+
+    @property
+    def context(self) -> RunnerContext:
+        """The task's context. Raises RuntimeError when the runner was not attached to one."""
+        try:
+            return self._context
+        except AttributeError:
+            raise RuntimeError(
+                "the runner is not attached to a task context; load it with load_runner"
+            ) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Compox shares a runner's assets between tasks, so what load_assets set may not be reassigned later.
+        if name not in _INTERNAL:
+            if getattr(self, "_locking_assets", False):
+                self._locked_attributes.add(name)
+            elif name in getattr(self, "_locked_attributes", ()):
+                if getattr(self, "_initializing", False):
+                    return  # re-initialising must not reset a loaded asset
+                raise AttributeError(f"Attribute '{name}' is locked and cannot be modified.")
+        super().__setattr__(name, value)
+
+    # Hooks -------------------------------------------------------------------------------------------------
+
+    def load_assets(self) -> None:  # noqa: B027 (optional hook, empty on purpose)
+        """Load weights and other assets with `fetch_asset`; fields set here are locked afterwards."""
+
+    @abstractmethod
+    def preprocess(self, input_data: dict[str, Any], args: dict[str, Any] | None = None) -> Any:
+        """Fetch and prepare the inputs (`input_data["input_dataset_ids"]`)."""
+
+    @abstractmethod
+    def inference(self, data: Any, args: dict[str, Any] | None = None) -> Any:
+        """Run the algorithm on what preprocess returned."""
+
+    @abstractmethod
+    def postprocess(self, data: Any, args: dict[str, Any] | None = None) -> list[str]:
+        """Post the outputs with `post_data` and return their file ids."""
+
+    def train(self, training_data: list[str], args: dict[str, Any] | None = None) -> None:  # noqa: ARG002 (hook signature)
+        """Train on the given sample ids, saving checkpoints with `save_checkpoint`."""
+        self.log_message("Training is not implemented for this algorithm; implement Runner.train().", "ERROR")
+        raise NotImplementedError
+
+    def benchmark(self, args: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: ARG002 (hook signature)
+        """Run on synthetic data and return metrics."""
+        self.log_message(
+            "Benchmarking is not implemented for this algorithm; implement Runner.benchmark().", "ERROR"
+        )
+        raise NotImplementedError
+
+    # Drivers (Compox's run / run_training / run_benchmark) ------------------------------------------------
+
+    def load(self) -> None:
+        """Call `load_assets`, recording the fields it sets so they are locked."""
+        self._locked_attributes: set[str] = set()
+        self._locking_assets = True
+        try:
+            self.load_assets()
+        finally:
+            self._locking_assets = False
+
+    def run(self, input_data: dict[str, Any], args: dict[str, Any] | None = None) -> list[str]:
+        """preprocess → inference → postprocess; returns the output file ids. Exceptions propagate as is."""
+        args = args or {}
+        self.log_message("Starting execution.")
+        start = time.perf_counter()
+        self.context.mark_running()
+        data = self._stage("Data preprocessing", self.preprocess, input_data, args)
+        self.log_message("Running inference.")
+        data = self._stage("Inference", self.inference, data, args)
+        self.log_message("Postprocessing output data.")
+        output_ids = self._stage("Postprocessing", self.postprocess, data, args)
+        if not isinstance(output_ids, list | tuple) or not all(isinstance(i, str) for i in output_ids):
+            raise TypeError(f"postprocess must return a list of file ids, got {type(output_ids).__name__}")
+        self.log_message(f"Execution completed in {time.perf_counter() - start:.2f} seconds.")
+        return list(output_ids)
+
+    def run_training(self, training_data: list[str], args: dict[str, Any] | None = None) -> None:
+        """Run `train` on the given sample ids."""
+        self.log_message("Starting training.")
+        start = time.perf_counter()
+        self.context.mark_running()
+        self._stage("Training", self.train, training_data, args or {})
+        self.log_message(f"Training completed in {time.perf_counter() - start:.2f} seconds.")
+
+    def run_benchmark(self, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run `benchmark` and return its metrics (empty when it returns nothing)."""
+        self.log_message("Starting benchmark.")
+        self.context.raise_if_stop_requested()
+        results = self.benchmark(args or {}) or {}
+        self.log_message("Benchmark completed.")
+        return results
+
+    def _stage(
+        self, label: str, hook: Callable[[Any, dict[str, Any]], Any], data: Any, args: dict[str, Any]
+    ) -> Any:
+        self.context.raise_if_stop_requested()
+        start = time.perf_counter()
+        result = hook(data, args)
+        self.log_message(f"{label} finished in {time.perf_counter() - start:.2f} seconds")
+        return result
+
+    # Services ----------------------------------------------------------------------------------------------
+
+    def fetch_asset(self, asset_path: str) -> io.BytesIO:
+        """An asset by its path in the package (e.g. `files/weights.pt`). Raises NotFoundError."""
+        return io.BytesIO(self.context.read_asset(asset_path))
+
+    def fetch_data(
+        self, file_ids: list[str], pydantic_data_schema: type[DataSchema], *keys: str, parallel: bool = False
+    ) -> list[dict[str, Any]]:
+        """Input files as dicts validated by the schema; with `keys`, only those datasets."""
+        self.context.raise_if_stop_requested()
+
+        def fetch(file_id: str) -> dict[str, Any]:
+            return read_record(self.context.read_data(file_id), pydantic_data_schema, keys)
+
+        return self._map(fetch, list(file_ids), parallel)
+
+    def post_data(
+        self, data: list[dict[str, Any]], pydantic_data_schema: type[DataSchema], parallel: bool = False
+    ) -> list[str]:
+        """Validate each dict by the schema, store it as an HDF5 file, and return the new file ids."""
+        self.context.raise_if_stop_requested()
+        self.log_message(f"Uploading {len(data)} results to the database.")
+
+        def post(record: Mapping[str, Any]) -> str:
+            return self.context.write_data(write_record(record, pydantic_data_schema))
+
+        return self._map(post, list(data), parallel)
+
+    @staticmethod
+    def _map(function: Callable[[Any], Any], items: list[Any], parallel: bool) -> list[Any]:
+        if not parallel:
+            return [function(item) for item in items]
+        with ThreadPoolExecutor() as pool:
+            return list(pool.map(function, items))
+
+    def set_progress(self, progress: float) -> None:
+        """Report progress, a float in [0, 1]. Raises ValueError otherwise, StopRequested on a stop."""
+        if not isinstance(progress, float):
+            raise ValueError("Progress must be a float.")
+        if not 0.0 <= progress <= 1.0:
+            raise ValueError("Progress must be between 0 and 1.")
+        self.context.set_progress(progress)
+        self.context.raise_if_stop_requested()
+
+    def log_message(self, message: str, logging_level: str = "INFO") -> None:
+        """Append to the task's log at DEBUG, INFO, WARNING or ERROR. Raises ValueError for other levels."""
+        if logging_level not in LOG_LEVELS:
+            raise ValueError("Invalid logging level provided.")
+        level: LogLevel = logging_level
+        self.context.log(level, message)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Replace (not merge) the task's free-form state."""
+        self.context.set_state(state)
+
+    def get_state(self) -> dict[str, Any]:
+        """The task's free-form state."""
+        return self.context.get_state()
+
+    def save_checkpoint(self, checkpoint: dict[str, bytes], properties: dict[str, Any] | None = None) -> str:
+        """Save asset path → bytes (the package's asset paths) as a checkpoint; returns its id."""
+        return self.context.save_checkpoint(checkpoint, dict(properties or {}))
+
+    def get_training_dataset(self, training_sample_ids: list[str]) -> Any:
+        """The training samples by id (training tasks only)."""
+        dataset = self.context.get_training_dataset(training_sample_ids)
+        self.log_message(f"Fetched training dataset with {len(dataset)} samples.")
+        return dataset
+
+    def save_item_to_session(self, obj: Any, key: str) -> None:
+        """Keep an item in the task's session for later executions."""
+        self.context.session_put(key, obj)
+
+    def load_item_from_session(self, key: str) -> Any:
+        """An item of the session. Raises KeyError."""
+        return self.context.session_get(key)
+
+    def remove_item_from_session(self, key: str) -> None:
+        """Drop an item of the session. Raises KeyError."""
+        self.context.session_delete(key)

@@ -1,0 +1,3 @@
+"""Helpers of the other algorithm: same name as the scale algorithm's, different content."""
+
+IDENTITY = "other"

@@ -1,0 +1,3 @@
+"""Helpers of the scale algorithm."""
+
+IDENTITY = "scale"

@@ -6,6 +6,7 @@ StratusError
 │   ├── AlreadyExistsError
 │   ├── IllegalTransitionError
 │   └── NotReadyError
+├── ForbiddenError                 403
 ├── InvalidInputError              422
 ├── PayloadTooLargeError           413
 └── UnsupportedMediaTypeError      415
@@ -52,6 +53,12 @@ class NotReadyError(ConflictError):
     """The resource exists but cannot be used yet (or any more)."""
 
     code = "not_ready"
+
+
+class ForbiddenError(StratusError):
+    """The resource exists but its settings forbid this (e.g. exporting a non-exportable algorithm)."""
+
+    code = "forbidden"
 
 
 class InvalidInputError(StratusError):

@@ -12,7 +12,6 @@ from stratus.errors import (
     NotFoundError,
     NotReadyError,
     PayloadTooLargeError,
-    UnsupportedMediaTypeError,
 )
 from stratus.models import FileStatus, ObjectCreated, UploadComplete, UploadCreate
 from stratus.services import files as service
@@ -54,19 +53,6 @@ def test_store_upload_writes_nothing_for_invalid_body(stores: Stores, settings: 
         service.store_upload(b"not hdf5", "t1", stores, settings)
 
     assert stores.files.list_recent("t1", 10, None)[0] == []
-
-
-@pytest.mark.parametrize(
-    "content_type", ["application/json", "text/plain", "multipart/form-data; boundary=x"]
-)
-def test_check_content_type_rejects_non_binary(content_type: str) -> None:
-    with pytest.raises(UnsupportedMediaTypeError):
-        service.check_content_type(content_type)
-
-
-@pytest.mark.parametrize("content_type", [None, "application/octet-stream", "application/x-hdf5; charset=x"])
-def test_check_content_type_accepts_raw_bytes(content_type: str | None) -> None:
-    service.check_content_type(content_type)
 
 
 def test_start_upload_small_file_gets_single_put(stores: Stores, settings: Settings) -> None:

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stratus.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 STATUS_BY_ERROR: dict[type[StratusError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
+    ForbiddenError: 403,
     InvalidInputError: 422,
     PayloadTooLargeError: 413,
     UnsupportedMediaTypeError: 415,

@@ -16,7 +16,6 @@ from stratus.errors import (
     NotFoundError,
     NotReadyError,
     PayloadTooLargeError,
-    UnsupportedMediaTypeError,
 )
 from stratus.models.files import (
     FILE_ID_PATTERN,
@@ -36,10 +35,6 @@ if TYPE_CHECKING:
     from stratus.settings import Settings
     from stratus.stores import Stores
 
-# What Compox clients send, plus the registered HDF5 types; a missing header is taken as raw bytes.
-ACCEPTED_CONTENT_TYPES = frozenset(
-    {"", "application/octet-stream", "application/x-hdf5", "application/x-hdf"}
-)
 # S3 takes at most 5 GiB in one PUT; bigger files must go multipart.
 S3_MAX_SINGLE_PUT_BYTES = 5 * 1024**3
 _UPLOAD_KEY = re.compile(r"^uploads/(?P<file_id>" + FILE_ID_PATTERN.strip("^$") + r")$")
@@ -57,13 +52,6 @@ class Download:
 def new_file_id() -> str:
     """A fresh file id (uuid4, as Compox)."""
     return str(uuid.uuid4())
-
-
-def check_content_type(content_type: str | None) -> None:
-    """Raise UnsupportedMediaTypeError unless the body is declared as raw bytes or HDF5."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type not in ACCEPTED_CONTENT_TYPES:
-        raise UnsupportedMediaTypeError(f"send the HDF5 file as application/octet-stream, not {media_type}")
 
 
 def check_direct_size(size: int, settings: Settings) -> None:

@@ -50,6 +50,20 @@ class ObjectStore:
             Tagging=f"{LIFETIME_TAG}={TEMPORARY}",
         )
 
+    def put(self, key: str, body: bytes) -> None:
+        """Store bytes that never expire (algorithm code and assets)."""
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body)
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is there."""
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                return False
+            raise
+        return True
+
     def tag_temporary(self, key: str) -> None:
         """Tag an existing object to expire through the lifecycle rule."""
         self._s3.put_object_tagging(

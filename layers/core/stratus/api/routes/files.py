@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from stratus.api.bodies import HDF5Body, binary_body
 from stratus.api.deps import CallerDep, FileDep, FileIdPath, SettingsDep, StoresDep
 from stratus.models.files import (
     Deleted,
@@ -22,16 +23,6 @@ from stratus.services import files as service
 
 router = APIRouter(prefix="/files", tags=["files"])
 
-RAW_HDF5_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "The HDF5 file's raw bytes, up to the direct-upload limit (use /files/uploads beyond)",
-        "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-            "application/x-hdf5": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
 ERRORS = {
     404: {"description": "Unknown or expired file"},
     409: {"description": "The file is not READY"},
@@ -40,25 +31,13 @@ ERRORS = {
 }
 
 
-async def _raw_body(request: Request, settings: SettingsDep) -> bytes:
-    # Content type and declared length are checked before the body is read into memory.
-    service.check_content_type(request.headers.get("content-type"))
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit():
-        service.check_direct_size(int(declared), settings)
-    return await request.body()
-
-
-RawBody = Annotated[bytes, Depends(_raw_body)]
-
-
 @router.post(
     "",
     summary="Upload an HDF5 file (raw body)",
-    openapi_extra=RAW_HDF5_BODY,
+    openapi_extra=binary_body("application/octet-stream", "application/x-hdf5"),
     responses={k: ERRORS[k] for k in (413, 415)},
 )
-def upload_file(body: RawBody, caller: CallerDep, stores: StoresDep, settings: SettingsDep) -> FileUploaded:
+def upload_file(body: HDF5Body, caller: CallerDep, stores: StoresDep, settings: SettingsDep) -> FileUploaded:
     """Store an HDF5 file sent as the raw body; it expires after the configured lifetime."""
     record = service.store_upload(body, caller.tenant, stores, settings)
     return FileUploaded(file_id=record.file_id)

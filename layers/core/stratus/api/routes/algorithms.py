@@ -1,0 +1,117 @@
+"""Algorithm registry API (Compox's /algorithm and /deploy routes, with the zip sent as the body)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from stratus.api.bodies import ZipBody, binary_body
+from stratus.api.deps import SettingsDep, StoresDep
+from stratus.models.algorithms import ALGORITHM_NAME_PATTERN, AlgorithmDeployed, AlgorithmRegistered
+from stratus.models.files import Deleted
+from stratus.services import algorithms as service
+
+router = APIRouter(tags=["algorithms"])
+
+NamePath = Annotated[str, Path(pattern=ALGORITHM_NAME_PATTERN, description="The package's [project] name")]
+MajorPath = Annotated[int, Path(ge=0, description="Major version")]
+MinorQuery = Annotated[int | None, Query(ge=0, description="Minor version (default: the latest)")]
+ZIP_BODY = binary_body("application/zip", "application/octet-stream")
+ERRORS = {
+    403: {"description": "The algorithm is not exportable / not removable"},
+    404: {"description": "Unknown algorithm, minor version or checkpoint"},
+    409: {"description": "A concurrent deploy won; retry"},
+    413: {"description": "Package over the size limits"},
+    415: {"description": "Body is not a zip"},
+}
+
+
+@router.post(
+    "/algorithms",
+    status_code=201,
+    summary="Deploy a Compox package (zip as the body)",
+    openapi_extra=ZIP_BODY,
+    responses={k: ERRORS[k] for k in (409, 413, 415)},
+)
+def deploy_algorithm(body: ZipBody, stores: StoresDep, settings: SettingsDep) -> AlgorithmDeployed:
+    """Validate the package and register it as the next minor version of its name + major version."""
+    version = service.deploy(body, stores, settings)
+    return AlgorithmDeployed(
+        algorithm_id=version.algorithm_id,
+        algorithm_name=version.name,
+        algorithm_major_version=str(version.major),
+        algorithm_minor_version=str(version.minor),
+    )
+
+
+# Compox's clients deploy through /deploy; same behaviour, the zip sent instead of a server path.
+router.add_api_route(
+    "/deploy",
+    deploy_algorithm,
+    methods=["POST"],
+    status_code=201,
+    summary="Deploy a Compox package (Compox-style path)",
+    openapi_extra=ZIP_BODY,
+    responses={k: ERRORS[k] for k in (409, 413, 415)},
+)
+
+
+@router.get("/algorithm/all", summary="List algorithms")
+def list_algorithms(
+    stores: StoresDep,
+    positive_tag: Annotated[list[str], Query()] = [],  # noqa: B006  # FastAPI copies query defaults
+    negative_tag: Annotated[list[str], Query()] = [],  # noqa: B006
+    algorithm_type: str | None = None,
+    supported_devices: Annotated[list[str], Query()] = [],  # noqa: B006
+) -> list[AlgorithmRegistered]:
+    """Algorithms with every `positive_tag`, no `negative_tag`, and all `supported_devices` asked for."""
+    return service.list_algorithms(stores, positive_tag, negative_tag, algorithm_type, supported_devices)
+
+
+@router.get(
+    "/algorithm/{name}/{major}", summary="An algorithm and its parameter schema", responses={404: ERRORS[404]}
+)
+def get_algorithm(name: NamePath, major: MajorPath, stores: StoresDep) -> AlgorithmRegistered:
+    """The algorithm's id, minor versions and what its newest minor version advertises."""
+    return service.describe(stores.algorithms.get(name, major))
+
+
+@router.get(
+    "/algorithm/{name}/{major}/export",
+    summary="Export a package zip",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}, **{k: ERRORS[k] for k in (403, 404)}},
+)
+def export_algorithm(
+    name: NamePath,
+    major: MajorPath,
+    stores: StoresDep,
+    algorithm_minor_version: MinorQuery = None,
+    checkpoint_id: str | None = None,
+) -> Response:
+    """The deployable package (Runner.py, pyproject.toml, assets) of one minor version."""
+    data = service.export(name, major, algorithm_minor_version, checkpoint_id, stores)
+    filename = (
+        f"{name}-{major}.{algorithm_minor_version if algorithm_minor_version is not None else 'latest'}.zip"
+    )
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.delete(
+    "/deploy/algorithm/{algorithm_id}",
+    summary="Remove a removable algorithm (or one minor version)",
+    responses={k: ERRORS[k] for k in (403, 404)},
+)
+def remove_algorithm(
+    algorithm_id: Annotated[str, Path(max_length=64)],
+    stores: StoresDep,
+    algorithm_minor_version: MinorQuery = None,
+) -> Deleted:
+    """Delete one minor version, or every version; other minor versions keep working."""
+    service.remove(algorithm_id, algorithm_minor_version, stores)
+    return Deleted(detail="Algorithm deleted successfully")

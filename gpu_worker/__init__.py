@@ -1,0 +1,1 @@
+"""The Stratus worker: runs one execution or training job; holds the compute core."""

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from gpu_worker.builtins import deploy_builtins
 from stratus.local.bootstrap import DEFAULT_STACK_NAME, LocalStack, bootstrap
 from stratus.local.server import (
     DEFAULT_HOST,
@@ -117,11 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         api = _start_api(stack, arguments.host, arguments.api_port)
         _wait_for_api(api, arguments.host, arguments.api_port)
         api_url = f"http://{arguments.host}:{arguments.api_port}"
+        # Through the API, as a user would: the registry validates them like any package.
+        builtins = deploy_builtins(api_url)
         print(  # noqa: T201  # the banner is this command's output
             f"Stratus local stack '{stack.stack_name}' is up (Ctrl-C stops it)\n"
             f"  API       {api_url}\n  API docs  {api_url}/docs\n"
             f"  AWS       {endpoint_url} (S3 at {s3_endpoint_url})\n"
-            f"  table {stack.table_name}  bucket {stack.data_bucket}",
+            f"  table {stack.table_name}  bucket {stack.data_bucket}\n"
+            f"  built-in algorithms: {', '.join(builtins)}",
             flush=True,
         )
         while api.poll() is None and all(server.process.poll() is None for server in servers):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import time
@@ -104,6 +105,23 @@ def stores(settings: Settings, clock: MovableClock) -> Stores:
 @pytest.fixture
 def client(settings: Settings, stores: Stores) -> TestClient:
     return TestClient(create_app(settings, stores))
+
+
+@pytest.fixture
+def function_handler(settings: Settings) -> Callable[[str], Callable[..., Any]]:
+    """``function_handler("ingest")``: functions/ingest/app.py's handler, imported fresh for this test
+    so its module scope (the api function's app) is built against this test's moto."""
+
+    def load(name: str) -> Callable[..., Any]:
+        path = ROOT / "functions" / name / "app.py"
+        spec = importlib.util.spec_from_file_location(f"stratus_test_{name}_function", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        handler: Callable[..., Any] = module.handler
+        return handler
+
+    return load
 
 
 @pytest.fixture

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -14,17 +11,6 @@ from stratus.models import FileStatus, UploadCreate
 from stratus.services import files as service
 from stratus.settings import Settings
 from stratus.stores import Stores, build_stores
-
-HANDLER = Path(__file__).resolve().parents[2] / "functions" / "ingest" / "app.py"
-
-
-@pytest.fixture
-def ingest_handler(settings: Settings) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("stratus_test_ingest_function", HANDLER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _pending_upload(stores: Stores, settings: Settings, body: bytes) -> str:
@@ -36,7 +22,7 @@ def _pending_upload(stores: Stores, settings: Settings, body: bytes) -> str:
 
 @pytest.mark.parametrize("event_name", ["s3/object_created", "s3/object_created_multipart"])
 def test_handler_marks_valid_upload_ready(
-    ingest_handler: ModuleType,
+    function_handler,
     load_event: Callable[..., dict[str, Any]],
     lambda_context,
     stores: Stores,
@@ -46,7 +32,7 @@ def test_handler_marks_valid_upload_ready(
 ) -> None:
     key = _pending_upload(stores, settings, hdf5_file(10_000))
 
-    result = ingest_handler.handler(
+    result = function_handler("ingest")(
         load_event(event_name, bucket=settings.data_bucket, key=key), lambda_context
     )
 
@@ -56,7 +42,7 @@ def test_handler_marks_valid_upload_ready(
 
 
 def test_handler_is_idempotent_for_repeated_event(
-    ingest_handler: ModuleType,
+    function_handler,
     load_event: Callable[..., dict[str, Any]],
     lambda_context,
     stores: Stores,
@@ -66,14 +52,14 @@ def test_handler_is_idempotent_for_repeated_event(
     key = _pending_upload(stores, settings, hdf5_file())
     event = load_event("s3/object_created", bucket=settings.data_bucket, key=key)
 
-    first = ingest_handler.handler(event, lambda_context)
-    second = ingest_handler.handler(event, lambda_context)
+    first = function_handler("ingest")(event, lambda_context)
+    second = function_handler("ingest")(event, lambda_context)
 
     assert first == second == {"files": {key: "READY"}}
 
 
 def test_handler_rejects_non_hdf5_upload(
-    ingest_handler: ModuleType,
+    function_handler,
     load_event: Callable[..., dict[str, Any]],
     lambda_context,
     stores: Stores,
@@ -81,7 +67,7 @@ def test_handler_rejects_non_hdf5_upload(
 ) -> None:
     key = _pending_upload(stores, settings, b"definitely not hdf5")
 
-    result = ingest_handler.handler(
+    result = function_handler("ingest")(
         load_event("s3/object_created", bucket=settings.data_bucket, key=key), lambda_context
     )
 

@@ -7,10 +7,10 @@ SAM_STAMP := $(SAM_VENV)/.installed
 
 .PHONY: dev test lint bench install clean
 
-$(STAMP): requirements-dev.txt layers/core/requirements.txt layers/core/pyproject.toml
+$(STAMP): requirements-dev.txt layers/core/requirements.txt layers/core/pyproject.toml gpu_worker/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/core
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/core -e gpu_worker
 	touch $(STAMP)
 
 $(SAM_STAMP): requirements-sam.txt

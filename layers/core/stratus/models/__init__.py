@@ -1,5 +1,20 @@
 """Pydantic models at the edges, one module per resource."""
 
+from stratus.models.algorithms import (
+    AlgorithmDeployed,
+    AlgorithmRecord,
+    AlgorithmRegistered,
+    AlgorithmVersionRecord,
+)
+from stratus.models.executions import (
+    Execution,
+    ExecutionCreate,
+    ExecutionError,
+    ExecutionPage,
+    ExecutionRecord,
+    ExecutionStarted,
+    ExecutionStatus,
+)
 from stratus.models.files import (
     FILE_ID_PATTERN,
     CompletedPart,
@@ -18,6 +33,17 @@ from stratus.models.files import (
 )
 
 __all__ = [
+    "AlgorithmDeployed",
+    "AlgorithmRecord",
+    "AlgorithmRegistered",
+    "AlgorithmVersionRecord",
+    "Execution",
+    "ExecutionCreate",
+    "ExecutionError",
+    "ExecutionPage",
+    "ExecutionRecord",
+    "ExecutionStarted",
+    "ExecutionStatus",
     "FILE_ID_PATTERN",
     "CompletedPart",
     "Deleted",

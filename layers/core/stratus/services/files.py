@@ -70,6 +70,14 @@ def store_upload(body: bytes, tenant: str, stores: Stores, settings: Settings) -
     """
     check_direct_size(len(body), settings)
     hdf5.validate_bytes(body)
+    return store_ready(body, tenant, stores, settings)
+
+
+def store_ready(body: bytes, tenant: str, stores: Stores, settings: Settings) -> FileRecord:
+    """Store already-checked HDF5 bytes as a new READY file with the usual lifetime.
+
+    Callers vouch for the bytes: store_upload validates a client's, the worker's runtime writes its own.
+    """
     now = stores.clock()
     file_id = new_file_id()
     record = FileRecord(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from stratus import aws
 from stratus.clock import system_clock
 from stratus.stores.algorithms import AlgorithmStore
+from stratus.stores.executions import ExecutionStore
 from stratus.stores.files import FileStore
 from stratus.stores.objects import ObjectStore
 
@@ -22,6 +23,7 @@ class Stores:
 
     files: FileStore
     algorithms: AlgorithmStore
+    executions: ExecutionStore
     objects: ObjectStore
     clock: Clock
 
@@ -33,6 +35,7 @@ def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
     return Stores(
         files=FileStore(table, clock),
         algorithms=AlgorithmStore(table, clock),
+        executions=ExecutionStore(table, clock),
         objects=ObjectStore(s3, settings.data_bucket),
         clock=clock,
     )

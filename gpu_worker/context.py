@@ -1,0 +1,199 @@
+"""ExecutionContext: the RunnerContext of one execution, backed by the same stores the Lambdas use."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import threading
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from stratus.algorithms import StopRequested
+from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
+from stratus.models.executions import is_terminal
+from stratus.services.files import get_ready, store_ready
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from stratus.algorithms.runtime import LogLevel
+    from stratus.models.executions import ExecutionRecord
+    from stratus.settings import Settings
+    from stratus.stores import Stores
+
+# Progress writes and stop polls: at most ~4 per second each (issue 3), whatever the algorithm calls.
+MIN_WRITE_INTERVAL_S = 0.25
+# Log lines are batched: one read-modify-write per second at most, or sooner when this much is waiting.
+LOG_FLUSH_INTERVAL_S = 1.0
+LOG_FLUSH_BYTES = 64 * 1024
+
+
+def session_key(tenant: str, token: str, key: str) -> str:
+    """S3 key of one session item; the tenant is part of it so a guessed token reaches only one's own."""
+    return f"sessions/{quote(tenant, safe='')}/{quote(token, safe='')}/{quote(key, safe='')}"
+
+
+class ExecutionContext:
+    """One execution's files, assets, record and session, as its runner sees them (thread-safe)."""
+
+    def __init__(
+        self,
+        execution: ExecutionRecord,
+        stores: Stores,
+        settings: Settings,
+        package_dir: Path,
+        asset_paths: Iterable[str],
+        device: str,
+    ) -> None:
+        self._execution = execution
+        self._stores = stores
+        self._settings = settings
+        self._package_dir = package_dir
+        self._asset_paths = frozenset(asset_paths)
+        self._device = device
+        self._lock = threading.Lock()
+        self._pending_lines: list[str] = []
+        self._pending_bytes = 0
+        self._last_flush = stores.clock()
+        self._last_progress_write = -math.inf
+        self._last_stop_poll = -math.inf
+        self._is_stop_seen = False
+        self._state: dict[str, Any] = {}
+        self.output_ids: list[str] = []
+
+    @property
+    def execution_id(self) -> str:
+        """The execution this context serves."""
+        return self._execution.execution_id
+
+    def read_data(self, file_id: str) -> bytes:
+        """A READY input file of the execution's tenant. Raises NotFoundError, NotReadyError."""
+        record = get_ready(file_id, self._execution.tenant, self._stores)
+        return self._stores.objects.get(record.s3_key)
+
+    def write_data(self, data: bytes) -> str:
+        """Store one output as a new READY file; returns its id."""
+        record = store_ready(data, self._execution.tenant, self._stores, self._settings)
+        with self._lock:
+            self.output_ids.append(record.file_id)
+        return record.file_id
+
+    def read_asset(self, path: str) -> bytes:
+        """An asset of the staged package by its package path. Raises NotFoundError."""
+        normalized = PurePosixPath(*[part for part in PurePosixPath(path).parts if part not in ("", ".")])
+        if str(normalized) not in self._asset_paths:
+            raise NotFoundError(f"asset {path!r} not found in the algorithm package")
+        return (self._package_dir / normalized).read_bytes()
+
+    def mark_running(self) -> None:
+        """STARTED → RUNNING on the resolved device. Raises StopRequested when the record already ended."""
+        try:
+            self._stores.executions.mark_running(self.execution_id, self._device)
+        except IllegalTransitionError:
+            if is_terminal(self._stores.executions.get(self.execution_id).status):
+                raise StopRequested("the execution ended before the algorithm started") from None
+            raise
+
+    def set_progress(self, progress: float) -> None:
+        """Write progress, at most every MIN_WRITE_INTERVAL_S except the final 1.0; notes stop flags."""
+        now = self._stores.clock()
+        with self._lock:
+            if progress < 1.0 and now - self._last_progress_write < MIN_WRITE_INTERVAL_S:
+                return
+            self._last_progress_write = now
+        try:
+            record = self._stores.executions.set_progress(self.execution_id, progress)
+        except IllegalTransitionError:
+            # Marked final elsewhere (stopped through the API, failed by the state machine): stop working.
+            self._is_stop_seen = True
+            return
+        # The write returns the record, so it doubles as a stop poll.
+        self._last_stop_poll = now
+        self._is_stop_seen = self._is_stop_seen or record.stop_requested_at is not None
+        self._flush_if_due(now)
+
+    def log(self, level: LogLevel, message: str) -> None:
+        """Queue a log line; lines reach the record in batches (and on `flush`)."""
+        now = self._stores.clock()
+        stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        line = f"{stamp} {level} {message}"
+        with self._lock:
+            self._pending_lines.append(line)
+            self._pending_bytes += len(line.encode())
+        self._flush_if_due(now)
+
+    def flush(self) -> None:
+        """Write every queued log line to the record now."""
+        with self._lock:
+            lines, self._pending_lines, self._pending_bytes = self._pending_lines, [], 0
+            self._last_flush = self._stores.clock()
+        if lines:
+            self._stores.executions.append_log(self.execution_id, lines)
+
+    def raise_if_stop_requested(self) -> None:
+        """Raise StopRequested when a stop was requested; polls the record at most every
+        MIN_WRITE_INTERVAL_S."""
+        now = self._stores.clock()
+        if not self._is_stop_seen and now - self._last_stop_poll >= MIN_WRITE_INTERVAL_S:
+            self._last_stop_poll = now
+            self._is_stop_seen = self._stores.executions.is_stop_requested(self.execution_id)
+        if self._is_stop_seen:
+            raise StopRequested("a stop was requested for this execution")
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Replace the execution's free-form state (kept in memory: executions do not publish it)."""
+        self._state = dict(state)
+
+    def get_state(self) -> dict[str, Any]:
+        """The execution's free-form state."""
+        return self._state
+
+    def save_checkpoint(
+        self,
+        assets: dict[str, bytes],  # noqa: ARG002 (the RunnerContext protocol's signature)
+        properties: dict[str, Any],  # noqa: ARG002 (the RunnerContext protocol's signature)
+    ) -> str:
+        """Raises ConflictError: only trainings save checkpoints."""
+        raise ConflictError("checkpoints can only be saved by a training, not by an execution")
+
+    def get_training_dataset(self, sample_ids: list[str]) -> Any:  # noqa: ARG002 (protocol signature)
+        """Raises ConflictError: only trainings have a training dataset."""
+        raise ConflictError("training datasets are only available to trainings, not to executions")
+
+    def session_get(self, key: str) -> Any:
+        """An item of the execution's session. Raises KeyError."""
+        try:
+            data = self._stores.objects.get(self._session_key(key))
+        except NotFoundError:
+            raise KeyError(key) from None
+        # Only algorithms of this tenant's session wrote it, and algorithms run arbitrary code anyway.
+        return pickle.loads(data)  # noqa: S301
+
+    def session_put(self, key: str, value: Any) -> None:
+        """Store an item in the execution's session (expires through the bucket's lifecycle rule)."""
+        self._stores.objects.put_temporary(
+            self._session_key(key), pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        )
+
+    def session_delete(self, key: str) -> None:
+        """Remove an item from the execution's session. Raises KeyError."""
+        object_key = self._session_key(key)
+        if not self._stores.objects.exists(object_key):
+            raise KeyError(key)
+        self._stores.objects.delete(object_key)
+
+    def _session_key(self, key: str) -> str:
+        token = self._execution.session_token
+        if token is None:
+            raise ConflictError("this execution has no session_token, so it has no session")
+        return session_key(self._execution.tenant, token, key)
+
+    def _flush_if_due(self, now: float) -> None:
+        with self._lock:
+            is_due = self._pending_lines and (
+                self._pending_bytes >= LOG_FLUSH_BYTES or now - self._last_flush >= LOG_FLUSH_INTERVAL_S
+            )
+        if is_due:
+            self.flush()

@@ -1,0 +1,212 @@
+"""ExecutionContext over moto: inputs and outputs, throttled progress, batched log, stop polls, sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from stratus.algorithms import StopRequested
+from stratus.errors import ConflictError, NotFoundError, NotReadyError
+from stratus.models.executions import ExecutionRecord
+from stratus.models.files import FileStatus, UploadCreate
+from stratus.services.files import start_upload, store_upload
+from stratus.settings import Settings
+from stratus.stores import Stores
+
+from gpu_worker.context import LOG_FLUSH_INTERVAL_S, MIN_WRITE_INTERVAL_S, ExecutionContext
+
+from .conftest import TENANT, hdf5_bytes, new_execution, read_dataset
+
+
+@pytest.fixture
+def running(stores: Stores) -> ExecutionRecord:
+    record = new_execution(stores, "algorithm-1", [], session_token="session-1")
+    stores.executions.mark_started(record.execution_id)
+    return stores.executions.mark_running(record.execution_id, "cpu")
+
+
+@pytest.fixture
+def context(running: ExecutionRecord, stores: Stores, settings: Settings, tmp_path: Path) -> ExecutionContext:
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "offset.txt").write_text("1.5")
+    return ExecutionContext(running, stores, settings, tmp_path, ["files/offset.txt"], "cpu")
+
+
+def _progress(stores: Stores, context: ExecutionContext) -> float:
+    return stores.executions.get(context.execution_id).progress
+
+
+def test_set_progress_writes_first_update(stores: Stores, context: ExecutionContext) -> None:
+    context.set_progress(0.1)
+
+    assert _progress(stores, context) == 0.1
+
+
+def test_set_progress_skips_updates_within_the_interval(
+    stores: Stores, context: ExecutionContext, clock
+) -> None:
+    context.set_progress(0.1)
+    clock.advance(MIN_WRITE_INTERVAL_S / 2)
+
+    context.set_progress(0.2)
+
+    assert _progress(stores, context) == 0.1
+
+
+def test_set_progress_writes_again_after_the_interval(
+    stores: Stores, context: ExecutionContext, clock
+) -> None:
+    context.set_progress(0.1)
+    clock.advance(MIN_WRITE_INTERVAL_S)
+
+    context.set_progress(0.3)
+
+    assert _progress(stores, context) == 0.3
+
+
+def test_set_progress_always_writes_completion(stores: Stores, context: ExecutionContext) -> None:
+    context.set_progress(0.1)
+
+    context.set_progress(1.0)
+
+    assert _progress(stores, context) == 1.0
+
+
+def test_log_lines_wait_for_a_flush(stores: Stores, context: ExecutionContext) -> None:
+    context.log("INFO", "hello")
+
+    assert stores.executions.get(context.execution_id).log == ""
+
+
+def test_flush_appends_queued_lines(stores: Stores, context: ExecutionContext, clock) -> None:
+    context.log("INFO", "hello")
+    context.log("WARNING", "careful")
+
+    context.flush()
+
+    lines = stores.executions.get(context.execution_id).log.splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == ["INFO hello", "WARNING careful"]
+
+
+def test_log_flushes_once_the_interval_passed(stores: Stores, context: ExecutionContext, clock) -> None:
+    context.log("INFO", "first")
+    clock.advance(LOG_FLUSH_INTERVAL_S)
+
+    context.log("INFO", "second")
+
+    assert stores.executions.get(context.execution_id).log.count("\n") == 2
+
+
+def test_raise_if_stop_requested_sees_a_request(stores: Stores, context: ExecutionContext) -> None:
+    stores.executions.request_stop(context.execution_id)
+
+    with pytest.raises(StopRequested):
+        context.raise_if_stop_requested()
+
+
+def test_raise_if_stop_requested_polls_at_most_once_per_interval(
+    stores: Stores, context: ExecutionContext, clock
+) -> None:
+    context.raise_if_stop_requested()
+    stores.executions.request_stop(context.execution_id)
+
+    context.raise_if_stop_requested()  # within the interval: no read, so no stop yet
+    clock.advance(MIN_WRITE_INTERVAL_S)
+
+    with pytest.raises(StopRequested):
+        context.raise_if_stop_requested()
+
+
+def test_progress_write_to_stopped_execution_means_stop(stores: Stores, context: ExecutionContext) -> None:
+    stores.executions.stop(context.execution_id)
+    context.set_progress(0.5)
+
+    with pytest.raises(StopRequested):
+        context.raise_if_stop_requested()
+
+
+def test_read_data_returns_ready_input(
+    stores: Stores, settings: Settings, context: ExecutionContext, upload
+) -> None:
+    file_id = upload(data=np.arange(4))
+
+    body = context.read_data(file_id)
+
+    np.testing.assert_array_equal(read_dataset(body, "data"), np.arange(4))
+
+
+def test_read_data_rejects_other_tenants_file(
+    stores: Stores, settings: Settings, context: ExecutionContext
+) -> None:
+    other = store_upload(hdf5_bytes(data=np.arange(4)), "someone-else", stores, settings)
+
+    with pytest.raises(NotFoundError):
+        context.read_data(other.file_id)
+
+
+def test_read_data_rejects_pending_file(
+    stores: Stores, settings: Settings, context: ExecutionContext
+) -> None:
+    pending = start_upload(UploadCreate(size=100), TENANT, stores, settings)
+
+    with pytest.raises(NotReadyError):
+        context.read_data(pending.file_id)
+
+
+def test_write_data_stores_ready_file_of_the_tenant(stores: Stores, context: ExecutionContext) -> None:
+    file_id = context.write_data(hdf5_bytes(data=np.ones(2)))
+
+    record = stores.files.get(file_id, TENANT)
+    assert record.status is FileStatus.READY
+    assert context.output_ids == [file_id]
+
+
+def test_read_asset_reads_staged_asset(context: ExecutionContext) -> None:
+    assert context.read_asset("./files/offset.txt") == b"1.5"
+
+
+def test_read_asset_rejects_unknown_path(context: ExecutionContext) -> None:
+    with pytest.raises(NotFoundError):
+        context.read_asset("files/../../etc/passwd")
+
+
+def test_session_put_then_get_round_trips(context: ExecutionContext) -> None:
+    context.session_put("cache", {"embedding": [1, 2, 3]})
+
+    assert context.session_get("cache") == {"embedding": [1, 2, 3]}
+
+
+def test_session_is_shared_by_executions_with_the_token(
+    stores: Stores, settings: Settings, context: ExecutionContext, tmp_path: Path
+) -> None:
+    context.session_put("cache", 42)
+    later = new_execution(stores, "algorithm-1", [], session_token="session-1")
+
+    other = ExecutionContext(later, stores, settings, tmp_path, [], "cpu")
+
+    assert other.session_get("cache") == 42
+
+
+def test_session_get_missing_item_raises_key_error(context: ExecutionContext) -> None:
+    with pytest.raises(KeyError):
+        context.session_get("absent")
+
+
+def test_session_delete_removes_item(context: ExecutionContext) -> None:
+    context.session_put("cache", 1)
+
+    context.session_delete("cache")
+
+    with pytest.raises(KeyError):
+        context.session_get("cache")
+
+
+def test_session_delete_missing_item_raises_key_error(context: ExecutionContext) -> None:
+    with pytest.raises(KeyError):
+        context.session_delete("absent")
+
+
+def test_save_checkpoint_is_refused_outside_training(context: ExecutionContext) -> None:
+    with pytest.raises(ConflictError):
+        context.save_checkpoint({"files/weights.pt": b""}, {})

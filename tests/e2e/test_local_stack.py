@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
-from stratus.local.process import LocalStackProcess, running_local_stack
 
 pytestmark = pytest.mark.e2e
 MiB = 1024 * 1024
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def local_stack() -> Iterator[LocalStackProcess]:
-    with running_local_stack(TEMPLATE) as stack:
-        yield stack
-
-
-@pytest.fixture
-def api(local_stack: LocalStackProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=local_stack.api_url, timeout=60, follow_redirects=True) as client:
-        yield client
 
 
 def _wait_ready(api: httpx.Client, file_id: str, poll: Callable[..., None]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from stratus.local.server import DEFAULT_HOST, free_port, stop_process
+from stratus.local.server import DEFAULT_HOST, aws_environment, free_port, stop_process
 
 _READY_TIMEOUT_S = 90.0
 
@@ -25,6 +25,12 @@ class LocalStackProcess:
     process: subprocess.Popen[bytes]
     api_url: str
     aws_url: str
+    s3_url: str
+
+    @property
+    def aws_environment(self) -> dict[str, str]:
+        """Variables that point boto3 (or a worker subprocess) at this stack's emulated AWS."""
+        return aws_environment(self.aws_url, self.s3_url)
 
     def child_pid(self, marker: str) -> int:
         """Pid of the launcher's child whose command line contains ``marker`` (Linux /proc)."""
@@ -58,9 +64,8 @@ def running_local_stack(
         "--api-port", str(api_port), "--aws-port", str(aws_port), "--s3-port", str(s3_port),
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=template.parent)  # noqa: S603  # our own module
-    stack = LocalStackProcess(
-        process, f"http://{DEFAULT_HOST}:{api_port}", f"http://{DEFAULT_HOST}:{aws_port}"
-    )
+    url = f"http://{DEFAULT_HOST}:{{}}".format
+    stack = LocalStackProcess(process, url(api_port), url(aws_port), url(s3_port))
     try:
         _wait_healthy(stack)
         yield stack

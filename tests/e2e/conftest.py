@@ -1,0 +1,24 @@
+"""One local stack (subprocesses) shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from stratus.local.process import LocalStackProcess, running_local_stack
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStackProcess]:
+    with running_local_stack(TEMPLATE) as stack:
+        yield stack
+
+
+@pytest.fixture
+def api(local_stack: LocalStackProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=local_stack.api_url, timeout=60, follow_redirects=True) as client:
+        yield client

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from stratus.local import storage
+from stratus.local import orchestration, storage
 from stratus.local.shim import CODE_PATH_TAG
 from stratus.local.template import (
     CODE_BUCKET_PLACEHOLDER,
@@ -34,6 +34,8 @@ UNSUPPORTED_TYPES = frozenset({"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Sta
 _TABLE = "AWS::DynamoDB::Table"
 _BUCKET = "AWS::S3::Bucket"
 _FUNCTION = "AWS::Lambda::Function"
+_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+_COMPUTE_ENVIRONMENT = "AWS::Batch::ComputeEnvironment"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class LocalStack:
     environment: dict[str, str]
     functions: dict[str, str] = field(default_factory=dict)
     endpoint_url: str | None = None
+    state_machines: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +100,7 @@ def bootstrap(
     if data_only:
         physical_ids = _create_data_resources(target, template, values)
     else:
+        values = {**orchestration.local_parameters(target.client("ec2"), template), **values}
         physical_ids = _deploy_stack(target, template, values)
     resolver = _resolver(target, template, values, physical_ids)
     environment = {name: str(value) for name, value in resolver.resolve(_global_variables(template)).items()}
@@ -109,6 +113,11 @@ def bootstrap(
         for logical_id, resource in template.cloudformation["Resources"].items()
         if resource["Type"] == _FUNCTION and logical_id in physical_ids
     }
+    state_machines = {
+        logical_id: physical_ids[logical_id]
+        for logical_id, resource in template.cloudformation["Resources"].items()
+        if resource["Type"] == _STATE_MACHINE and logical_id in physical_ids
+    }
     return LocalStack(
         stack_name=stack_name,
         region=target.region,
@@ -117,6 +126,7 @@ def bootstrap(
         environment=environment,
         functions=functions,
         endpoint_url=endpoint_url,
+        state_machines=state_machines,
     )
 
 
@@ -150,12 +160,13 @@ def _pseudo_parameters(target: _Target) -> dict[str, str]:
 def _resolver(
     target: _Target, template: TranslatedTemplate, values: Mapping[str, str], physical_ids: Mapping[str, str]
 ) -> Resolver:
-    lambda_client = target.client("lambda")
-
     def attribute(logical_id: str, name: str) -> Any:
-        if name == "Arn" and template.cloudformation["Resources"][logical_id]["Type"] == _FUNCTION:
-            function = lambda_client.get_function(FunctionName=physical_ids[logical_id])
+        resource_type = template.cloudformation["Resources"][logical_id]["Type"]
+        if name == "Arn" and resource_type == _FUNCTION:
+            function = target.client("lambda").get_function(FunctionName=physical_ids[logical_id])
             return function["Configuration"]["FunctionArn"]
+        if name == "Arn" and resource_type == "AWS::IAM::Role":
+            return target.client("iam").get_role(RoleName=physical_ids[logical_id])["Role"]["Arn"]
         raise NotImplementedError(f"the local stack does not evaluate GetAtt {logical_id}.{name}")
 
     return Resolver(
@@ -184,6 +195,7 @@ def _deploy_stack(target: _Target, template: TranslatedTemplate, values: Mapping
         if target.s3_endpoint_url:
             _create_data_buckets(target, template, resolver, physical_ids)
         _tag_functions(target, template, physical_ids)
+        orchestration.create_state_machines(target.client("stepfunctions"), template, resolver, physical_ids)
         return physical_ids
     return _physical_ids(cloudformation, target.stack_name)
 
@@ -216,6 +228,8 @@ def _local_cloudformation(target: _Target, template: TranslatedTemplate) -> dict
         del resources[logical_id]
     # Outputs may name dropped resources; the bootstrap reads names from the stack's resources instead.
     body.pop("Outputs", None)
+    if any(resource["Type"] == _COMPUTE_ENVIRONMENT for resource in resources.values()):
+        resources[orchestration.LOCAL_BATCH_SERVICE_ROLE] = orchestration.service_role("batch.amazonaws.com")
     code_bucket = _upload_placeholder_code(target)
     for resource in resources.values():
         properties = resource.get("Properties", {})
@@ -225,6 +239,8 @@ def _local_cloudformation(target: _Target, template: TranslatedTemplate) -> dict
         if resource["Type"] == _TABLE and "SSESpecification" in properties:
             # moto's CloudFormation passes SSESpecification on as if it were CreateTable's shape.
             properties["SSESpecification"] = storage.table_encryption(properties["SSESpecification"])
+        if resource["Type"] == _COMPUTE_ENVIRONMENT:
+            resource["Properties"] = orchestration.local_compute_environment(resource["Properties"])
         if resource["Type"] == _FUNCTION and target.endpoint_url:
             variables = properties.setdefault("Environment", {}).setdefault("Variables", {})
             variables["AWS_ENDPOINT_URL"] = target.endpoint_url

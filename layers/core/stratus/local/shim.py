@@ -33,6 +33,7 @@ from moto.s3 import notifications as s3_notifications
 from moto.s3.models import S3Backend
 
 from stratus import aws
+from stratus.local.batch import apply_batch_patches
 from stratus.settings import get_settings
 
 # Every patch below reaches into moto internals; re-check each against the new source before bumping.
@@ -123,7 +124,8 @@ def _check_moto_version() -> None:
 
 
 def apply_patches(*, restore_environment: bool = True, lambda_endpoint: str | None = None) -> None:
-    """Patch moto so Lambda runs our handlers and multipart uploads notify once; safe to call twice.
+    """Patch moto so Lambda runs our handlers, multipart uploads notify once and Batch jobs run the
+    worker; safe to call twice.
 
     ``restore_environment=False`` (the moto server process) leaves a function's environment in place
     after its invocation. ``lambda_endpoint`` (a moto server serving only S3) sends S3 notifications to
@@ -148,6 +150,8 @@ def apply_patches(*, restore_environment: bool = True, lambda_endpoint: str | No
         DynamoResult.execute_result = _item_results_as_json(  # type: ignore[method-assign,assignment]
             DynamoResult.execute_result
         )
+    # Patches 6 and 7 (Step Functions' Batch integration, Batch jobs running the worker) live in batch.py.
+    apply_batch_patches()
 
 
 # --- patch 1: Lambda runs our handler in-process instead of in Docker --------------------------------

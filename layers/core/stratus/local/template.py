@@ -78,10 +78,42 @@ def _translate(path: Path, _mtime_ns: int, region: str) -> TranslatedTemplate:
                     code_paths[logical_id] = (path.parent / properties[uri_key]).resolve()
                 # samtranslator accepts only S3 URIs; the code itself never leaves this machine.
                 properties[uri_key] = f"s3://{CODE_BUCKET_PLACEHOLDER}/{CODE_KEY}"
+    definitions = _inline_definitions(source, path.parent)
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
     # No managed policies are referenced by name; an empty map keeps translation offline.
     cloudformation = translator.translate(source, parameter_values={}, get_managed_policy_map=dict)
+    _fold_substitutions(cloudformation, definitions)
     return TranslatedTemplate(sam=sam, cloudformation=cloudformation, code_paths=code_paths)
+
+
+def _inline_definitions(source: dict[str, Any], root: Path) -> dict[str, str]:
+    """Replace each state machine's local ``DefinitionUri`` with its ASL (samtranslator takes S3 URIs only).
+
+    Returns each state machine's ASL text by logical ID.
+    """
+    definitions = {}
+    for logical_id, resource in source.get("Resources", {}).items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(
+            properties.get("DefinitionUri"), str
+        ):
+            text = (root / properties.pop("DefinitionUri")).read_text(encoding="utf-8")
+            properties["Definition"] = json.loads(text)
+            definitions[logical_id] = text
+    return definitions
+
+
+def _fold_substitutions(cloudformation: dict[str, Any], definitions: Mapping[str, str]) -> None:
+    """Express ``DefinitionSubstitutions`` as ``Fn::Sub`` over the ASL text.
+
+    moto's CloudFormation (5.2.5) ignores DefinitionSubstitutions and would register the ASL with its
+    ``${...}`` left in; Fn::Sub with a variable map is the same substitution in a form it evaluates.
+    """
+    resources = cloudformation["Resources"]
+    for logical_id, text in definitions.items():
+        properties = resources[logical_id]["Properties"]
+        substitutions = properties.pop("DefinitionSubstitutions", {})
+        properties["DefinitionString"] = {"Fn::Sub": [text, substitutions]}
 
 
 def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str] | None) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,6 +96,52 @@ class ExecutionRecord(BaseModel):
     stop_requested_at: float | None = None
     created_at: float
     expires_at: int
+
+
+# Step Functions task inputs (statemachines/execution.asl.json): ids only, dispatched on `action`.
+class TaskFailure(BaseModel):
+    """What a Catch put at ``$.error``: Step Functions' error name and cause."""
+
+    error: str = Field(alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+
+class MarkStartedTask(BaseModel):
+    """PENDING → STARTED before the Batch job is submitted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["mark_started"]
+    execution_id: str = Field(min_length=1, max_length=128)
+
+
+class FinalizeTask(BaseModel):
+    """After the Batch job: the record must be final."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["finalize"]
+    execution_id: str = Field(min_length=1, max_length=128)
+
+
+class MarkFailedTask(BaseModel):
+    """A state failed: the record ends FAILED with the error and cause."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["mark_failed"]
+    execution_id: str = Field(min_length=1, max_length=128)
+    error: TaskFailure
+
+
+ExecutionTask = Annotated[MarkStartedTask | FinalizeTask | MarkFailedTask, Field(discriminator="action")]
+
+
+class ExecutionTaskResult(BaseModel):
+    """What every execution task returns: the id and the record's status after the task."""
+
+    execution_id: str
+    status: ExecutionStatus
 
 
 class ExecutionStarted(BaseModel):

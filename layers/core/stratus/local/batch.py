@@ -1,0 +1,180 @@
+"""Pinned moto patches for Batch under Step Functions: `batch:submitJob.sync` works, and jobs really run
+the worker (`python -m gpu_worker <command>`) as a subprocess, ending SUCCEEDED or FAILED by exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache, wraps
+from typing import Any
+
+import botocore.session
+from botocore import xform_name
+from moto.batch.models import Job
+from moto.batch_simple.models import BatchSimpleBackend
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (
+    StateTaskServiceBatch,
+)
+
+PATCHED_MARK = "__stratus_patch__"
+# How often a running worker is checked for TerminateJob (moto only flags the job).
+TERMINATE_POLL_S = 0.05
+# AWS's statusReason for a job whose container exited non-zero.
+EXITED_REASON = "Essential container in task exited"
+
+
+def apply_batch_patches() -> None:
+    """Patch moto's Step Functions Batch integration and simple Batch backend; safe to call twice."""
+    if not getattr(StateTaskServiceBatch._normalise_parameters, PATCHED_MARK, False):
+        StateTaskServiceBatch._normalise_parameters = _normalise_parameters  # type: ignore[method-assign,assignment]
+        StateTaskServiceBatch._normalise_response = _normalise_response  # type: ignore[method-assign,assignment]
+    if not getattr(BatchSimpleBackend._mark_job_as_finished, PATCHED_MARK, False):
+        BatchSimpleBackend._mark_job_as_finished = _running_worker(  # type: ignore[method-assign]
+            BatchSimpleBackend._mark_job_as_finished
+        )
+
+
+# --- patch 6: batch:submitJob(.sync) parameters and responses in Batch's own casing --------------------
+# ASL names Batch fields in PascalCase (JobName, ContainerOverrides.Command); the Batch API (and boto3)
+# uses camelCase (jobName, containerOverrides.command), and .sync reads the answer back as JobId. moto
+# 5.2.5 took LocalStack's interpreter with StateTaskService._normalise_parameters/_normalise_response
+# left empty (https://github.com/getmoto/moto/issues/10076), so SubmitJob fails with KeyError 'JobName'.
+# These restore LocalStack's versions: convert along the operation's botocore shapes.
+
+
+@lru_cache
+def _operation_model(service: str, action: str) -> Any:
+    model = botocore.session.get_session().get_service_model(service)
+    for name in model.operation_names:
+        if xform_name(name) == action:
+            return model.operation_model(name)
+    raise KeyError(f"{service} has no operation {action}")
+
+
+def _normalise_parameters(
+    self: StateTaskServiceBatch,
+    parameters: dict[str, Any],
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    operation = _operation_model(
+        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
+    )
+    if operation.input_shape is not None:
+        self._to_boto_request(parameters, operation.input_shape)
+
+
+def _normalise_response(
+    self: StateTaskServiceBatch,
+    response: Any,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    operation = _operation_model(
+        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
+    )
+    if operation.output_shape is not None:
+        self._from_boto_response(response, operation.output_shape)
+
+
+setattr(_normalise_parameters, PATCHED_MARK, True)
+setattr(_normalise_response, PATCHED_MARK, True)
+
+
+# --- patch 7: a Batch job runs the worker as a subprocess ---------------------------------------------
+# With {"batch": {"use_docker": False}} moto marks every job SUCCEEDED inside SubmitJob. This starts the
+# job's command as `python -m gpu_worker <command...>` (the image's entrypoint) in a thread instead, with
+# the job definition's environment, the overrides and this process's AWS settings (the server's
+# AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_S3), keeps its output as the job's CloudWatch log stream, and
+# ends the job by exit code. The job reads RUNNING meanwhile, so `.sync` really waits.
+
+
+def _running_worker(original: Callable[..., None]) -> Callable[..., None]:
+    @wraps(original)
+    def mark_job_as_finished(self: BatchSimpleBackend, include_start_attempt: bool, job: Job) -> None:
+        command = _command(job)
+        if not include_start_attempt or not command:
+            # An array job's parent, or a job with nothing to run: moto's own behaviour.
+            original(self, include_start_attempt, job)
+            return
+        self.backend._jobs[job.job_id] = job
+        job.job_started_at = datetime.now()
+        job.log_stream_name = job._stream_name
+        job._start_attempt()
+        threading.Thread(
+            target=_run_worker,
+            args=(job, command, _environment(job)),
+            name=f"batch-{job.job_id}",
+            daemon=True,
+        ).start()
+
+    setattr(mark_job_as_finished, PATCHED_MARK, True)
+    return mark_job_as_finished
+
+
+def _command(job: Job) -> list[str]:
+    if job.job_definition.container_properties is None:
+        return []
+    return job._add_parameters_to_command(job._get_container_property("command", []))
+
+
+def _environment(job: Job) -> dict[str, str]:
+    """The container's variables as Batch sets them: the definition's, then the overrides'."""
+    properties = job.job_definition.container_properties or {}
+    variables = {
+        **{item["name"]: str(item["value"]) for item in properties.get("environment", [])},
+        **{item["name"]: str(item["value"]) for item in job.container_overrides.get("environment", [])},
+        "AWS_BATCH_JOB_ID": job.job_id,
+        "AWS_DEFAULT_REGION": job.backend.region_name,
+        "AWS_REGION": job.backend.region_name,
+    }
+    return {**os.environ, **variables}
+
+
+def _run_worker(job: Job, command: list[str], environment: dict[str, str]) -> None:
+    output: list[bytes] = []
+    exit_code: int | None = None
+    try:
+        with subprocess.Popen(  # noqa: S603  # our own worker module, with the current interpreter
+            [sys.executable, "-m", "gpu_worker", *command],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        ) as process:
+            assert process.stdout is not None  # noqa: S101  # stdout=PIPE above
+            reader = threading.Thread(target=output.extend, args=(process.stdout,), daemon=True)
+            reader.start()
+            while process.poll() is None:
+                if job.stop:
+                    process.terminate()  # TerminateJob: SIGTERM, as ECS stops a container
+                time.sleep(TERMINATE_POLL_S)
+            reader.join()
+            exit_code = process.returncode
+    finally:
+        _keep_logs(job, output)
+        job.exit_code = exit_code
+        if job.latest_attempt is not None:
+            # DescribeJobs shows attempts[].container.exitCode on AWS; moto's describe() leaves it out.
+            job.latest_attempt["container"]["exitCode"] = exit_code
+        if exit_code != 0 and job.job_stopped_reason is None:
+            job.job_stopped_reason = EXITED_REASON
+        job._mark_stopped(success=exit_code == 0 and not job.stop)
+
+
+def _keep_logs(job: Job, output: list[bytes]) -> None:
+    now = int(time.time() * 1000)
+    events = [
+        {"timestamp": now, "message": line.decode(errors="replace").rstrip("\n")}
+        for line in output
+        if line.strip()
+    ]
+    logs = job._log_backend
+    logs.ensure_log_group(job._log_group)
+    logs.ensure_log_stream(job._log_group, job._stream_name)
+    if events:
+        logs.put_log_events(job._log_group, job._stream_name, events)

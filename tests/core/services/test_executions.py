@@ -1,0 +1,90 @@
+"""Execution task use cases: idempotent mark started, finalize and mark failed."""
+
+from __future__ import annotations
+
+import pytest
+from stratus.errors import IllegalTransitionError
+from stratus.models.executions import ExecutionError, ExecutionRecord, ExecutionStatus, TaskFailure
+from stratus.services import executions
+from stratus.stores import Stores
+
+from tests.gpu_worker.conftest import new_execution
+
+# As Step Functions' .sync puts a failed job in the cause: DescribeJobs' job, in PascalCase.
+KILLED = TaskFailure.model_validate(
+    {
+        "Error": "States.TaskFailed",
+        "Cause": '{"JobId": "job-1", "Status": "FAILED", '
+        '"StatusReason": "Essential container in task exited", '
+        '"Attempts": [{"Container": {"ExitCode": 137}}]}',
+    }
+)
+
+
+def _running(stores: Stores) -> ExecutionRecord:
+    record = new_execution(stores, "algorithm-1", [])
+    stores.executions.mark_started(record.execution_id)
+    return stores.executions.mark_running(record.execution_id, "cpu")
+
+
+def test_mark_started_moves_pending_to_started(stores: Stores) -> None:
+    record = new_execution(stores, "algorithm-1", [])
+
+    started = executions.mark_started(record.execution_id, stores)
+
+    assert started.status is ExecutionStatus.STARTED
+
+
+def test_mark_started_leaves_a_started_record_unchanged(stores: Stores) -> None:
+    record = new_execution(stores, "algorithm-1", [])
+    first = executions.mark_started(record.execution_id, stores)
+
+    again = executions.mark_started(record.execution_id, stores)
+
+    assert again == first
+
+
+def test_mark_started_rejects_a_stopped_execution(stores: Stores) -> None:
+    record = new_execution(stores, "algorithm-1", [])
+    stores.executions.stop(record.execution_id)
+
+    with pytest.raises(IllegalTransitionError):
+        executions.mark_started(record.execution_id, stores)
+
+
+def test_finalize_returns_a_completed_record_unchanged(stores: Stores) -> None:
+    record = _running(stores)
+    completed = stores.executions.finish(record.execution_id, [])
+
+    finalized = executions.finalize(record.execution_id, stores)
+
+    assert finalized == completed
+
+
+def test_finalize_fails_a_record_the_worker_left_running(stores: Stores) -> None:
+    record = _running(stores)
+
+    finalized = executions.finalize(record.execution_id, stores)
+
+    assert finalized.status is ExecutionStatus.FAILED
+    assert finalized.error is not None and finalized.error.type == executions.WORKER_EXITED
+
+
+def test_mark_failed_records_the_batch_failure(stores: Stores) -> None:
+    record = _running(stores)
+
+    failed = executions.mark_failed(record.execution_id, KILLED, stores)
+
+    assert failed.status is ExecutionStatus.FAILED
+    assert failed.error is not None and failed.error.type == "States.TaskFailed"
+    assert "exit code 137" in failed.error.message
+    assert "exit code 137" in failed.log
+
+
+def test_mark_failed_leaves_a_final_record_unchanged(stores: Stores) -> None:
+    record = _running(stores)
+    failed = stores.executions.fail(record.execution_id, ExecutionError(type="ValueError", message="bad"))
+
+    again = executions.mark_failed(record.execution_id, KILLED, stores)
+
+    assert again == failed

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+import threading
 import zipfile
 from pathlib import Path
 
@@ -249,3 +250,37 @@ def test_fast_dynamodb_path_leaves_errors_and_describes_to_moto(item_table) -> N
 
     assert description["TableName"] == TABLE
     assert description["CreationDateTime"].year >= 2024
+
+
+def test_conditional_writes_racing_in_threads_have_one_winner(item_table) -> None:
+    # Unpatched moto lets two threads win about one round in five: ten rounds make that visible.
+    winners_per_round = [_race_to_claim(item_table, f"race#{n}") for n in range(10)]
+
+    assert winners_per_round == [1] * 10
+
+
+def _race_to_claim(item_table, pk: str, threads: int = 8) -> int:
+    item_table.put_item(TableName=TABLE, Item={"pk": {"S": pk}, "sk": {"S": "race"}})
+    barrier = threading.Barrier(threads)
+    winners: list[int] = []
+
+    def claim(worker: int) -> None:
+        barrier.wait()
+        try:
+            item_table.update_item(
+                TableName=TABLE,
+                Key={"pk": {"S": pk}, "sk": {"S": "race"}},
+                UpdateExpression="SET owner_id = :me",
+                ConditionExpression="attribute_not_exists(owner_id)",
+                ExpressionAttributeValues={":me": {"N": str(worker)}},
+            )
+            winners.append(worker)
+        except item_table.exceptions.ConditionalCheckFailedException:
+            pass
+
+    started = [threading.Thread(target=claim, args=(n,)) for n in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return len(winners)

@@ -28,6 +28,7 @@ import moto.backends
 from botocore.config import Config
 from moto.awslambda.models import LambdaFunction
 from moto.core.responses import ActionContext
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoResult
 from moto.s3 import notifications as s3_notifications
 from moto.s3.models import S3Backend
@@ -146,6 +147,9 @@ def apply_patches(*, restore_environment: bool = True, lambda_endpoint: str | No
         moto.backends.list_of_moto_modules = _listed_once(moto.backends.list_of_moto_modules)
     if lambda_endpoint and not getattr(s3_notifications._invoke_awslambda, _PATCHED_MARK, False):
         s3_notifications._invoke_awslambda = _forwarded_to(lambda_endpoint)  # type: ignore[assignment]
+    for name in ATOMIC_DYNAMODB_WRITES:
+        if not getattr(getattr(DynamoDBBackend, name), _PATCHED_MARK, False):
+            setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
     if not getattr(DynamoResult.execute_result, _PATCHED_MARK, False):
         DynamoResult.execute_result = _item_results_as_json(  # type: ignore[method-assign,assignment]
             DynamoResult.execute_result
@@ -364,3 +368,21 @@ def _invoke_remote(lambda_endpoint: str, fn_arn: str, region_name: str, event_bo
 def _lambda_client(lambda_endpoint: str, region_name: str) -> Any:
     session: Any = boto3.Session(region_name=region_name)
     return session.client("lambda", endpoint_url=lambda_endpoint, config=Config(read_timeout=900))
+
+
+# --- patch 8: conditional writes are atomic -------------------------------------------------------------
+# DynamoDB evaluates a write's condition and applies it atomically; moto checks, then writes, with no lock,
+# so two threads of the (threaded) server can both pass `status = RUNNING` and both win a race the store's
+# conditional writes exist to settle. One lock around moto's item writes restores DynamoDB's guarantee.
+ATOMIC_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_DYNAMODB_WRITE_LOCK = threading.RLock()
+
+
+def _serialized(original: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(original)
+    def write(*args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_WRITE_LOCK:
+            return original(*args, **kwargs)
+
+    setattr(write, _PATCHED_MARK, True)
+    return write

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024**3, gt=0)
     presigned_url_seconds: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
     default_tenant: str = "local"
+    # Only the API starts executions; the other functions and the worker run without it.
+    execution_state_machine_arn: str | None = None
 
     @property
     def file_lifetime_seconds(self) -> int:

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
+from stratus import aws
+from stratus.models.executions import ExecutionRecord
 from stratus.models.files import FILE_ID_PATTERN, FileRecord
 from stratus.settings import Settings
-from stratus.stores import Stores
+from stratus.stores import StateMachineStore, Stores
 
 
 @dataclass(frozen=True)
@@ -49,3 +51,21 @@ def _file(file_id: FileIdPath, caller: CallerDep, stores: StoresDep) -> FileReco
 
 
 FileDep = Annotated[FileRecord, Depends(_file)]
+
+
+ExecutionIdPath = Annotated[str, Path(min_length=1, max_length=128, description="An execution id")]
+
+
+def _execution(execution_id: ExecutionIdPath, caller: CallerDep, stores: StoresDep) -> ExecutionRecord:
+    return stores.executions.get(execution_id, caller.tenant)
+
+
+async def _execution_machine(settings: SettingsDep) -> StateMachineStore:
+    if settings.execution_state_machine_arn is None:
+        # A deployment error, not the client's: answered as a 500 and logged.
+        raise RuntimeError("EXECUTION_STATE_MACHINE_ARN is not set")
+    return StateMachineStore(aws.client("stepfunctions"), settings.execution_state_machine_arn)
+
+
+ExecutionDep = Annotated[ExecutionRecord, Depends(_execution)]
+ExecutionMachineDep = Annotated[StateMachineStore, Depends(_execution_machine)]

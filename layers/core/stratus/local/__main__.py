@@ -75,7 +75,12 @@ def _start_api(stack: LocalStack, host: str, port: int) -> subprocess.Popen[byte
     ]
     return subprocess.Popen(  # noqa: S603  # the current interpreter running uvicorn
         command,
-        env={**os.environ, **stack.environment},
+        env={
+            **os.environ,
+            **stack.environment,
+            # ApiFunction's own variable in template.yaml; the stack's environment holds the Globals only.
+            "EXECUTION_STATE_MACHINE_ARN": stack.state_machines["ExecutionStateMachine"],
+        },
         preexec_fn=die_with_parent,  # noqa: PLW1509  # spawned before any thread exists
     )
 

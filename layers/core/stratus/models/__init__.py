@@ -14,6 +14,7 @@ from stratus.models.executions import (
     ExecutionRecord,
     ExecutionStarted,
     ExecutionStatus,
+    ExecutionStopped,
 )
 from stratus.models.files import (
     FILE_ID_PATTERN,
@@ -44,6 +45,7 @@ __all__ = [
     "ExecutionRecord",
     "ExecutionStarted",
     "ExecutionStatus",
+    "ExecutionStopped",
     "FILE_ID_PATTERN",
     "CompletedPart",
     "Deleted",

@@ -150,6 +150,12 @@ class ExecutionStarted(BaseModel):
     execution_id: str
 
 
+class ExecutionStopped(BaseModel):
+    """The answer to a stop request."""
+
+    detail: str
+
+
 class Execution(BaseModel):
     """An execution as clients see it: Compox's ExecutionRecord plus the structured error and expiry."""
 

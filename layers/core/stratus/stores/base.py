@@ -182,12 +182,20 @@ class RecordStore:
         return from_item(response["Attributes"])
 
     def _query_recent(
-        self, partition: str, limit: int, cursor: str | None, status: str | None = None
+        self,
+        partition: str,
+        limit: int,
+        cursor: str | None,
+        status: str | None = None,
+        match: Mapping[str, str | None] | None = None,
     ) -> tuple[list[Item], str | None]:
-        """One page of a kind's items from the listing index, newest first, expired ones dropped."""
+        """One page of a kind's items from the listing index, newest first, expired ones dropped;
+        ``status`` and each non-None value in ``match`` must equal the item's attribute."""
         start = decode_cursor(cursor, partition) if cursor else None
-        live = Attr("expires_at").not_exists() | Attr("expires_at").gt(self._now())
-        query_filter = live & Attr("status").eq(status) if status else live
+        query_filter: ConditionBase = Attr("expires_at").not_exists() | Attr("expires_at").gt(self._now())
+        for name, value in {"status": status, **(match or {})}.items():
+            if value is not None:
+                query_filter = query_filter & Attr(name).eq(value)
         items: list[Item] = []
         for _ in range(MAX_QUERY_ROUNDS):
             kwargs: dict[str, Any] = {

@@ -10,6 +10,7 @@ from stratus.clock import system_clock
 from stratus.stores.algorithms import AlgorithmStore
 from stratus.stores.executions import ExecutionStore
 from stratus.stores.files import FileStore
+from stratus.stores.idempotency import IdempotencyStore
 from stratus.stores.objects import ObjectStore
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ class Stores:
     files: FileStore
     algorithms: AlgorithmStore
     executions: ExecutionStore
+    idempotency: IdempotencyStore
     objects: ObjectStore
     clock: Clock
 
@@ -36,6 +38,7 @@ def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
         files=FileStore(table, clock),
         algorithms=AlgorithmStore(table, clock),
         executions=ExecutionStore(table, clock),
+        idempotency=IdempotencyStore(table, clock),
         objects=ObjectStore(s3, settings.data_bucket),
         clock=clock,
     )

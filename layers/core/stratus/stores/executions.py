@@ -158,11 +158,20 @@ class ExecutionStore(RecordStore):
         return record.stop_requested_at is not None or record.status is ExecutionStatus.STOPPED
 
     def list_recent(
-        self, tenant: str, limit: int, cursor: str | None, status: ExecutionStatus | None = None
+        self,
+        tenant: str,
+        limit: int,
+        cursor: str | None,
+        status: ExecutionStatus | None = None,
+        algorithm_id: str | None = None,
     ) -> tuple[list[ExecutionRecord], str | None]:
         """One page of ``tenant``'s live executions, newest first. Raises InvalidInputError (bad cursor)."""
         items, next_cursor = self._query_recent(
-            listing_partition(tenant), limit, cursor, status.value if status else None
+            listing_partition(tenant),
+            limit,
+            cursor,
+            status.value if status else None,
+            match={"algorithm_id": algorithm_id},
         )
         return [ExecutionRecord.model_validate(i) for i in items], next_cursor
 

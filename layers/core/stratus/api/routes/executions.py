@@ -1,0 +1,89 @@
+"""Executions API (Compox's /execute-algorithm and /executions routes, plus stop)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+
+from stratus.api.deps import CallerDep, ExecutionDep, ExecutionIdPath, ExecutionMachineDep, StoresDep
+from stratus.models.executions import (
+    Execution,
+    ExecutionCreate,
+    ExecutionPage,
+    ExecutionStarted,
+    ExecutionStatus,
+    ExecutionStopped,
+)
+from stratus.services import launch
+
+router = APIRouter(tags=["executions"])
+
+ERRORS = {
+    404: {"description": "Unknown or expired execution, input file, algorithm, minor version or checkpoint"},
+    409: {"description": "An input file is not READY, the execution is final, or the key was reused"},
+    422: {"description": "Unsupported device or invalid additional parameters"},
+}
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retries with the same key and body return the first request's execution",
+    ),
+]
+
+
+@router.post(
+    "/execute-algorithm",
+    summary="Run an algorithm on input files",
+    responses={k: ERRORS[k] for k in (404, 409, 422)},
+)
+def execute_algorithm(
+    body: ExecutionCreate,
+    caller: CallerDep,
+    stores: StoresDep,
+    machine: ExecutionMachineDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ExecutionStarted:
+    """Check the inputs, algorithm, device and parameters, then queue the execution (PENDING)."""
+    execution_id = launch.execute(body, caller.tenant, stores, machine, idempotency_key)
+    return ExecutionStarted(execution_id=execution_id)
+
+
+@router.get("/executions", summary="List executions, newest first")
+def list_executions(
+    caller: CallerDep,
+    stores: StoresDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    status: ExecutionStatus | None = None,
+    algorithm_id: Annotated[str | None, Query(max_length=128)] = None,
+) -> ExecutionPage:
+    """One page of the caller's live executions, optionally of one status and algorithm."""
+    records, next_cursor = stores.executions.list_recent(caller.tenant, limit, cursor, status, algorithm_id)
+    return ExecutionPage(items=[Execution.from_record(r) for r in records], next_cursor=next_cursor)
+
+
+@router.get(
+    "/executions/{execution_id}",
+    summary="An execution's status, progress and log",
+    responses={404: ERRORS[404]},
+)
+async def get_execution(execution: ExecutionDep) -> Execution:
+    """The execution record, with its outputs once COMPLETED."""
+    return Execution.from_record(execution)
+
+
+@router.post(
+    "/executions/{execution_id}/stop",
+    summary="Stop an execution",
+    responses={404: ERRORS[404], 409: {"description": "The execution is already final"}},
+)
+def stop_execution(
+    execution_id: ExecutionIdPath, caller: CallerDep, stores: StoresDep, machine: ExecutionMachineDep
+) -> ExecutionStopped:
+    """Stop a PENDING, STARTED or RUNNING execution; it ends STOPPED."""
+    record = launch.stop(execution_id, caller.tenant, stores, machine)
+    return ExecutionStopped(detail=f"Execution {record.execution_id} is {record.status.value}.")

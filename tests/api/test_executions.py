@@ -1,0 +1,321 @@
+"""Executions API through the FastAPI app: up-front checks, the PENDING record and its run, idempotent
+retries, reads, lists and stops (moto's Step Functions holds the runs)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from stratus import aws as aws_clients
+from stratus.api import create_app
+from stratus.models.executions import ExecutionStatus
+from stratus.services import algorithms
+from stratus.settings import Settings, get_settings
+from stratus.stores import Stores
+
+from gpu_worker.builtins import builtin_zip
+from tests.conftest import MovableClock
+
+EXECUTE = "/api/v0/execute-algorithm"
+OCTET = {"content-type": "application/octet-stream"}
+# A stand-in for statemachines/execution.asl.json: these tests check the run is started, not what it does.
+DEFINITION = {"StartAt": "Accept", "States": {"Accept": {"Type": "Pass", "End": True}}}
+ROLE_ARN = "arn:aws:iam::123456789012:role/execution-test"
+
+
+@pytest.fixture
+def machine_arn(aws: None) -> str:
+    sfn = aws_clients.client("stepfunctions")
+    created = sfn.create_state_machine(
+        name="execution-test", definition=json.dumps(DEFINITION), roleArn=ROLE_ARN
+    )
+    arn: str = created["stateMachineArn"]
+    return arn
+
+
+@pytest.fixture
+def app_settings(settings: Settings, machine_arn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    monkeypatch.setenv("EXECUTION_STATE_MACHINE_ARN", machine_arn)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def client(app_settings: Settings, stores: Stores) -> TestClient:
+    return TestClient(create_app(app_settings, stores))
+
+
+@pytest.fixture
+def threshold_id(stores: Stores, settings: Settings) -> str:
+    return algorithms.deploy(builtin_zip("threshold"), stores, settings).algorithm_id
+
+
+@pytest.fixture
+def input_id(client: TestClient, hdf5_file: Callable[..., bytes]) -> str:
+    response = client.post("/api/v0/files", content=hdf5_file(), headers=OCTET)
+    assert response.status_code == 200, response.text
+    file_id: str = response.json()["file_id"]
+    return file_id
+
+
+@pytest.fixture
+def request_body(threshold_id: str, input_id: str) -> dict[str, Any]:
+    return {"algorithm_id": threshold_id, "input_dataset_ids": [input_id]}
+
+
+def _execute(client: TestClient, body: dict[str, Any], **headers: str) -> str:
+    response = client.post(EXECUTE, json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    execution_id: str = response.json()["execution_id"]
+    return execution_id
+
+
+def _runs(machine_arn: str) -> list[dict[str, Any]]:
+    executions: list[dict[str, Any]] = aws_clients.client("stepfunctions").list_executions(
+        stateMachineArn=machine_arn
+    )["executions"]
+    return executions
+
+
+def _complete(stores: Stores, execution_id: str) -> None:
+    stores.executions.mark_started(execution_id)
+    stores.executions.mark_running(execution_id, "cpu")
+    stores.executions.finish(execution_id, [])
+
+
+def test_execute_algorithm_stores_pending_record(
+    client: TestClient, stores: Stores, request_body: dict[str, Any], threshold_id: str
+) -> None:
+    execution_id = _execute(client, request_body)
+
+    record = stores.executions.get(execution_id)
+    assert record.status is ExecutionStatus.PENDING
+    assert (record.algorithm_id, record.algorithm_minor_version) == (threshold_id, "0")
+    assert record.input_dataset_ids == request_body["input_dataset_ids"]
+    assert record.session_token
+
+
+def test_execute_algorithm_starts_run_named_by_execution_id(
+    client: TestClient, machine_arn: str, request_body: dict[str, Any]
+) -> None:
+    execution_id = _execute(client, request_body)
+
+    sfn = aws_clients.client("stepfunctions")
+    run = sfn.describe_execution(
+        executionArn=f"{machine_arn.replace(':stateMachine:', ':execution:')}:{execution_id}"
+    )
+    assert run["name"] == execution_id
+    assert json.loads(run["input"]) == {"execution_id": execution_id, "device": "cpu"}
+
+
+def test_execute_algorithm_keeps_given_session_token(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    execution_id = _execute(client, {**request_body, "session_token": "my-session"})
+
+    assert stores.executions.get(execution_id).session_token == "my-session"
+
+
+def test_execute_algorithm_runs_gpu_default_on_cuda(
+    client: TestClient, stores: Stores, settings: Settings, input_id: str, machine_arn: str
+) -> None:
+    denoise_id = algorithms.deploy(builtin_zip("gaussian_denoise"), stores, settings).algorithm_id
+
+    _execute(client, {"algorithm_id": denoise_id, "input_dataset_ids": [input_id]})
+
+    run = aws_clients.client("stepfunctions").describe_execution(
+        executionArn=_runs(machine_arn)[0]["executionArn"]
+    )
+    assert json.loads(run["input"])["device"] == "cuda"
+
+
+def test_execute_algorithm_rejects_unknown_input(client: TestClient, request_body: dict[str, Any]) -> None:
+    body = {**request_body, "input_dataset_ids": ["00000000-0000-4000-8000-000000000000"]}
+
+    response = client.post(EXECUTE, json=body)
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_execute_algorithm_rejects_expired_input(
+    client: TestClient, request_body: dict[str, Any], clock: MovableClock
+) -> None:
+    clock.advance(2 * 86_400)
+
+    response = client.post(EXECUTE, json=request_body)
+
+    assert response.status_code == 404
+
+
+def test_execute_algorithm_rejects_input_not_ready(client: TestClient, request_body: dict[str, Any]) -> None:
+    pending_id = client.post("/api/v0/files/uploads", json={"size": 1000}).json()["file_id"]
+
+    response = client.post(EXECUTE, json={**request_body, "input_dataset_ids": [pending_id]})
+
+    assert (response.status_code, response.json()["code"]) == (409, "not_ready")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"algorithm_id": "no-such-algorithm"}, {"algorithm_minor_version": "7"}, {"checkpoint_id": "no-such"}],
+    ids=["algorithm", "minor_version", "checkpoint"],
+)
+def test_execute_algorithm_rejects_unknown_reference(
+    client: TestClient, request_body: dict[str, Any], machine_arn: str, change: dict[str, str]
+) -> None:
+    response = client.post(EXECUTE, json={**request_body, **change})
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert _runs(machine_arn) == []
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:0", "tpu"])
+def test_execute_algorithm_rejects_unsupported_device(
+    client: TestClient, request_body: dict[str, Any], device: str
+) -> None:
+    response = client.post(EXECUTE, json={**request_body, "execution_device_override": device})
+
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_input")
+
+
+def test_execute_algorithm_rejects_bad_parameter_by_name(
+    client: TestClient, request_body: dict[str, Any]
+) -> None:
+    body = {**request_body, "additional_parameters": {"threshold": "high"}}
+
+    response = client.post(EXECUTE, json=body)
+
+    assert response.status_code == 422
+    assert "'threshold'" in response.json()["detail"]
+
+
+def test_execute_algorithm_retry_with_same_key_returns_same_execution(
+    client: TestClient, request_body: dict[str, Any], machine_arn: str
+) -> None:
+    first = _execute(client, request_body, **{"Idempotency-Key": "retry-1"})
+
+    second = _execute(client, request_body, **{"Idempotency-Key": "retry-1"})
+
+    assert second == first
+    assert [run["name"] for run in _runs(machine_arn)] == [first]
+
+
+def test_execute_algorithm_rejects_same_key_with_other_body(
+    client: TestClient, request_body: dict[str, Any]
+) -> None:
+    _execute(client, request_body, **{"Idempotency-Key": "retry-2"})
+    other = {**request_body, "additional_parameters": {"threshold": 0.9}}
+
+    response = client.post(EXECUTE, json=other, headers={"Idempotency-Key": "retry-2"})
+
+    assert (response.status_code, response.json()["code"]) == (409, "conflict")
+
+
+def test_execute_algorithm_marks_record_failed_when_run_does_not_start(
+    settings: Settings, stores: Stores, request_body: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "EXECUTION_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:missing"
+    )
+    get_settings.cache_clear()
+    client = TestClient(create_app(get_settings(), stores), raise_server_exceptions=False)
+
+    response = client.post(EXECUTE, json=request_body)
+
+    records, _ = stores.executions.list_recent(settings.default_tenant, 10, None)
+    assert response.status_code == 500
+    assert [r.status for r in records] == [ExecutionStatus.FAILED]
+
+
+def test_get_execution_returns_record(client: TestClient, request_body: dict[str, Any]) -> None:
+    execution_id = _execute(client, request_body)
+
+    response = client.get(f"/api/v0/executions/{execution_id}")
+
+    assert response.status_code == 200
+    assert (response.json()["execution_id"], response.json()["status"]) == (execution_id, "PENDING")
+
+
+def test_get_execution_rejects_unknown_id(client: TestClient) -> None:
+    response = client.get("/api/v0/executions/00000000-0000-4000-8000-000000000000")
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_get_execution_hides_expired_execution(
+    client: TestClient, request_body: dict[str, Any], clock: MovableClock
+) -> None:
+    execution_id = _execute(client, request_body)
+    clock.advance(8 * 86_400)
+
+    response = client.get(f"/api/v0/executions/{execution_id}")
+
+    assert response.status_code == 404
+
+
+def test_list_executions_filters_by_status_and_algorithm(
+    client: TestClient, stores: Stores, request_body: dict[str, Any], threshold_id: str
+) -> None:
+    completed = _execute(client, request_body)
+    pending = _execute(client, request_body)
+    _complete(stores, completed)
+
+    by_status = client.get("/api/v0/executions", params={"status": "PENDING"}).json()
+    by_algorithm = client.get("/api/v0/executions", params={"algorithm_id": threshold_id}).json()
+    by_other = client.get("/api/v0/executions", params={"algorithm_id": "other"}).json()
+
+    assert [item["execution_id"] for item in by_status["items"]] == [pending]
+    assert {item["execution_id"] for item in by_algorithm["items"]} == {completed, pending}
+    assert by_other["items"] == []
+
+
+def test_list_executions_pages_with_cursor(
+    client: TestClient, request_body: dict[str, Any], clock: MovableClock
+) -> None:
+    ids = []
+    for _ in range(3):
+        ids.append(_execute(client, request_body))
+        clock.advance(1)
+
+    first = client.get("/api/v0/executions", params={"limit": 2}).json()
+    second = client.get("/api/v0/executions", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+
+    seen = [item["execution_id"] for item in first["items"] + second["items"]]
+    assert seen == list(reversed(ids))
+    assert second["next_cursor"] is None
+
+
+def test_stop_execution_stops_pending_execution(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    execution_id = _execute(client, request_body)
+
+    response = client.post(f"/api/v0/executions/{execution_id}/stop")
+
+    record = stores.executions.get(execution_id)
+    assert response.status_code == 200
+    assert response.json() == {"detail": f"Execution {execution_id} is STOPPED."}
+    assert record.status is ExecutionStatus.STOPPED
+    assert record.stop_requested_at is not None
+
+
+def test_stop_execution_rejects_completed_execution(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    execution_id = _execute(client, request_body)
+    _complete(stores, execution_id)
+
+    response = client.post(f"/api/v0/executions/{execution_id}/stop")
+
+    assert (response.status_code, response.json()["code"]) == (409, "illegal_transition")
+    assert stores.executions.get(execution_id).status is ExecutionStatus.COMPLETED
+
+
+def test_stop_execution_rejects_unknown_id(client: TestClient) -> None:
+    response = client.post("/api/v0/executions/00000000-0000-4000-8000-000000000000/stop")
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")

@@ -1,5 +1,5 @@
 """Executions API through the FastAPI app: up-front checks, the PENDING record and its run, idempotent
-retries, reads, lists and stops (moto's Step Functions holds the runs)."""
+retries, reads, lists and stops (moto's Step Functions holds the runs), and the holds on the inputs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from stratus import aws as aws_clients
 from stratus.api import create_app
 from stratus.models.executions import ExecutionStatus
-from stratus.services import algorithms
+from stratus.services import algorithms, executions
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores
 
@@ -20,6 +20,8 @@ from gpu_worker.builtins import builtin_zip
 from tests.conftest import MovableClock
 
 EXECUTE = "/api/v0/execute-algorithm"
+# Past an input's own expiry (FileLifetimeDays, 1 by default), well within the hold's ceiling.
+PAST_FILE_LIFETIME = 86_400 + 60
 OCTET = {"content-type": "application/octet-stream"}
 # A stand-in for statemachines/execution.asl.json: these tests check the run is started, not what it does.
 DEFINITION = {"StartAt": "Accept", "States": {"Accept": {"Type": "Pass", "End": True}}}
@@ -231,6 +233,60 @@ def test_execute_algorithm_marks_record_failed_when_run_does_not_start(
     assert [r.status for r in records] == [ExecutionStatus.FAILED]
 
 
+def test_execute_algorithm_releases_inputs_when_run_does_not_start(
+    settings: Settings,
+    stores: Stores,
+    request_body: dict[str, Any],
+    input_id: str,
+    clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "EXECUTION_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:missing"
+    )
+    get_settings.cache_clear()
+    client = TestClient(create_app(get_settings(), stores), raise_server_exceptions=False)
+
+    client.post(EXECUTE, json=request_body)
+
+    clock.advance(PAST_FILE_LIFETIME)
+    assert client.get(f"/api/v0/files/{input_id}/status").status_code == 404
+
+
+def test_execute_algorithm_keeps_input_past_its_own_expiry(
+    client: TestClient, request_body: dict[str, Any], input_id: str, clock: MovableClock
+) -> None:
+    _execute(client, request_body)
+
+    clock.advance(PAST_FILE_LIFETIME)
+
+    assert client.get(f"/api/v0/files/{input_id}/status").status_code == 200
+
+
+def test_input_expires_once_its_execution_ends(
+    client: TestClient, stores: Stores, request_body: dict[str, Any], input_id: str, clock: MovableClock
+) -> None:
+    execution_id = _execute(client, request_body)
+    _complete(stores, execution_id)
+    clock.advance(PAST_FILE_LIFETIME)
+
+    executions.finalize(execution_id, stores)  # the state machine's last task
+
+    assert client.get(f"/api/v0/files/{input_id}/status").status_code == 404
+
+
+def test_delete_input_of_running_execution_is_409(
+    client: TestClient, request_body: dict[str, Any], input_id: str
+) -> None:
+    execution_id = _execute(client, request_body)
+
+    response = client.delete(f"/api/v0/files/{input_id}")
+
+    assert (response.status_code, response.json()["code"]) == (409, "file_in_use")
+    assert execution_id in response.json()["detail"]
+    assert client.get(f"/api/v0/files/{input_id}").status_code == 200
+
+
 def test_get_execution_returns_record(client: TestClient, request_body: dict[str, Any]) -> None:
     execution_id = _execute(client, request_body)
 
@@ -319,3 +375,14 @@ def test_stop_execution_rejects_unknown_id(client: TestClient) -> None:
     response = client.post("/api/v0/executions/00000000-0000-4000-8000-000000000000/stop")
 
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_stop_execution_releases_its_inputs(
+    client: TestClient, request_body: dict[str, Any], input_id: str, clock: MovableClock
+) -> None:
+    execution_id = _execute(client, request_body)
+
+    client.post(f"/api/v0/executions/{execution_id}/stop")
+
+    clock.advance(PAST_FILE_LIFETIME)
+    assert client.get(f"/api/v0/files/{input_id}/status").status_code == 404

@@ -1,13 +1,19 @@
-"""Files API through the FastAPI app: Compox's contract, bad input, expiry, error shape."""
+"""Files API through the FastAPI app: Compox's contract, bad input, expiry, holds, error shape."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from stratus.models.executions import ExecutionError
+from stratus.services import files
 from stratus.settings import Settings
+from stratus.stores import Stores
+
+from tests.gpu_worker.conftest import new_execution
 
 OCTET = {"content-type": "application/octet-stream"}
 
@@ -128,6 +134,33 @@ def test_file_lives_until_just_before_expiry(
     clock.advance(settings.file_lifetime_seconds - 1)
 
     assert client.get(f"/api/v0/files/{file_id}").status_code == 200
+
+
+def test_status_shows_expiry_pushed_out_by_a_hold(
+    client: TestClient, stores: Stores, clock, hdf5_file: Callable[..., bytes]
+) -> None:
+    file_id = _upload(client, hdf5_file())
+    execution = new_execution(stores, "algorithm-1", [file_id])
+    files.hold_inputs(execution.execution_id, [file_id], stores)
+
+    status = client.get(f"/api/v0/files/{file_id}/status").json()
+
+    held_until = datetime.fromtimestamp(int(clock()) + files.HOLD_CEILING_SECONDS, UTC)
+    assert datetime.fromisoformat(status["expires_at"]) == held_until
+
+
+def test_delete_file_held_by_ended_execution_succeeds(
+    client: TestClient, stores: Stores, hdf5_file: Callable[..., bytes]
+) -> None:
+    file_id = _upload(client, hdf5_file())
+    execution = new_execution(stores, "algorithm-1", [file_id])
+    files.hold_inputs(execution.execution_id, [file_id], stores)
+    # The execution ended but its release was lost: its hold must not block the delete.
+    stores.executions.fail(execution.execution_id, ExecutionError(type="RuntimeError", message="lost"))
+
+    response = client.delete(f"/api/v0/files/{file_id}")
+
+    assert response.json() == {"detail": "File deleted successfully"}
 
 
 def test_list_files_pages_with_cursor(client: TestClient, clock, hdf5_file: Callable[..., bytes]) -> None:

@@ -5,7 +5,8 @@ StratusError
 ├── ConflictError                  409
 │   ├── AlreadyExistsError
 │   ├── IllegalTransitionError
-│   └── NotReadyError
+│   ├── NotReadyError
+│   └── FileInUseError
 ├── ForbiddenError                 403
 ├── InvalidInputError              422
 ├── PayloadTooLargeError           413
@@ -53,6 +54,12 @@ class NotReadyError(ConflictError):
     """The resource exists but cannot be used yet (or any more)."""
 
     code = "not_ready"
+
+
+class FileInUseError(ConflictError):
+    """The file is an input of an execution that has not ended, so it cannot be deleted yet."""
+
+    code = "file_in_use"
 
 
 class ForbiddenError(StratusError):

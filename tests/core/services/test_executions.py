@@ -1,14 +1,17 @@
-"""Execution task use cases: idempotent mark started, finalize and mark failed."""
+"""Execution task use cases: idempotent mark started, finalize and mark failed, releasing the inputs."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from stratus.errors import IllegalTransitionError
 from stratus.models.executions import ExecutionError, ExecutionRecord, ExecutionStatus, TaskFailure
-from stratus.services import executions
+from stratus.services import executions, files
+from stratus.settings import Settings
 from stratus.stores import Stores
 
-from tests.gpu_worker.conftest import new_execution
+from tests.gpu_worker.conftest import TENANT, new_execution
 
 # As Step Functions' .sync puts a failed job in the cause: DescribeJobs' job, in PascalCase.
 KILLED = TaskFailure.model_validate(
@@ -88,3 +91,51 @@ def test_mark_failed_leaves_a_final_record_unchanged(stores: Stores) -> None:
     again = executions.mark_failed(record.execution_id, KILLED, stores)
 
     assert again == failed
+
+
+def _holding(stores: Stores, settings: Settings, body: bytes) -> ExecutionRecord:
+    """A RUNNING execution holding its one input, as the API accepted it."""
+    file_id = files.store_ready(body, TENANT, stores, settings).file_id
+    record = new_execution(stores, "algorithm-1", [file_id])
+    files.hold_inputs(record.execution_id, [file_id], stores)
+    stores.executions.mark_started(record.execution_id)
+    return stores.executions.mark_running(record.execution_id, "cpu")
+
+
+@pytest.mark.parametrize("end", ["completed", "left-running"])
+def test_finalize_releases_the_inputs(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes], end: str
+) -> None:
+    record = _holding(stores, settings, hdf5_file())
+    if end == "completed":
+        stores.executions.finish(record.execution_id, [])
+
+    executions.finalize(record.execution_id, stores)
+
+    assert stores.files.get(record.input_dataset_ids[0]).held_by == frozenset()
+
+
+@pytest.mark.parametrize("end", ["failed-by-worker", "running"])
+def test_mark_failed_releases_the_inputs(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes], end: str
+) -> None:
+    record = _holding(stores, settings, hdf5_file())
+    if end == "failed-by-worker":
+        stores.executions.fail(record.execution_id, ExecutionError(type="ValueError", message="bad"))
+
+    executions.mark_failed(record.execution_id, KILLED, stores)
+
+    assert stores.files.get(record.input_dataset_ids[0]).held_by == frozenset()
+
+
+def test_finalize_retried_releases_once(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = _holding(stores, settings, hdf5_file())
+    other = new_execution(stores, "algorithm-1", record.input_dataset_ids)
+    files.hold_inputs(other.execution_id, record.input_dataset_ids, stores)
+    executions.finalize(record.execution_id, stores)
+
+    executions.finalize(record.execution_id, stores)
+
+    assert stores.files.get(record.input_dataset_ids[0]).held_by == {other.execution_id}

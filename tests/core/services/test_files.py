@@ -1,4 +1,4 @@
-"""File use cases: direct upload, presigned uploads, idempotent ingestion, download, delete."""
+"""File use cases: direct upload, presigned uploads, idempotent ingestion, download, delete, holds."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ from collections.abc import Callable
 import boto3
 import pytest
 from stratus.errors import (
+    FileInUseError,
     IllegalTransitionError,
     InvalidInputError,
     NotFoundError,
     NotReadyError,
     PayloadTooLargeError,
 )
+from stratus.local.template import load_template
 from stratus.models import FileStatus, ObjectCreated, UploadComplete, UploadCreate
+from stratus.models.executions import ExecutionError
 from stratus.services import files as service
 from stratus.settings import Settings
 from stratus.stores import Stores
+from stratus.stores.files import file_key
+
+from tests.conftest import TEMPLATE, MovableClock
+from tests.gpu_worker.conftest import TENANT, new_execution
 
 MiB = 1024 * 1024
 
@@ -188,3 +195,153 @@ def test_delete_file_aborts_unfinished_multipart_upload(stores: Stores, settings
     service.delete_file(upload.file_id, "t1", stores)
 
     assert boto3.client("s3").list_multipart_uploads(Bucket=settings.data_bucket).get("Uploads", []) == []
+
+
+def _held_input(stores: Stores, settings: Settings, body: bytes) -> tuple[str, str]:
+    """A READY file of the workers' tenant and a PENDING execution holding it: (file id, execution id)."""
+    record = service.store_ready(body, TENANT, stores, settings)
+    execution = new_execution(stores, "algorithm-1", [record.file_id])
+    service.hold_inputs(execution.execution_id, [record.file_id], stores)
+    return record.file_id, execution.execution_id
+
+
+def test_hold_inputs_keeps_file_to_the_ceiling_and_tags_it_held(
+    stores: Stores, settings: Settings, clock: MovableClock, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = service.store_ready(hdf5_file(), "t1", stores, settings)
+
+    service.hold_inputs("e1", [record.file_id, record.file_id], stores)
+
+    held = stores.files.get(record.file_id)
+    assert (held.held_by, held.expires_at) == ({"e1"}, int(clock()) + service.HOLD_CEILING_SECONDS)
+    assert _tags(settings, record.s3_key) == {"stratus-lifetime": "held"}
+
+
+def test_hold_inputs_rejects_deleted_file(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = service.store_ready(hdf5_file(), "t1", stores, settings)
+    service.delete_file(record.file_id, "t1", stores)
+
+    with pytest.raises(NotFoundError):
+        service.hold_inputs("e1", [record.file_id], stores)
+
+
+def test_release_inputs_gives_back_expiry_and_temporary_tag(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = service.store_ready(hdf5_file(), "t1", stores, settings)
+    service.hold_inputs("e1", [record.file_id], stores)
+
+    service.release_inputs("e1", [record.file_id], stores)
+
+    assert stores.files.get(record.file_id) == record
+    assert _tags(settings, record.s3_key) == {"stratus-lifetime": "temporary"}
+
+
+def test_release_inputs_keeps_file_held_by_another_execution(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = service.store_ready(hdf5_file(), "t1", stores, settings)
+    service.hold_inputs("e1", [record.file_id], stores)
+    service.hold_inputs("e2", [record.file_id], stores)
+
+    service.release_inputs("e1", [record.file_id], stores)
+
+    assert stores.files.get(record.file_id).held_by == {"e2"}
+    assert _tags(settings, record.s3_key) == {"stratus-lifetime": "held"}
+
+
+def test_release_inputs_twice_is_harmless(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = service.store_ready(hdf5_file(), "t1", stores, settings)
+    service.hold_inputs("e1", [record.file_id], stores)
+    service.release_inputs("e1", [record.file_id], stores)
+
+    service.release_inputs("e1", [record.file_id], stores)
+
+    assert stores.files.get(record.file_id) == record
+
+
+def test_release_inputs_retags_a_file_held_again_meanwhile(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = service.store_ready(hdf5_file(), "t1", stores, settings)
+    service.hold_inputs("e1", [record.file_id], stores)
+    release = stores.files.release
+
+    def release_then_hold(file_id: str, holder: str) -> object:
+        released = release(file_id, holder)
+        service.hold_inputs("e2", [file_id], stores)  # lands between e1's release and its retag
+        return released
+
+    monkeypatch.setattr(stores.files, "release", release_then_hold)
+
+    service.release_inputs("e1", [record.file_id], stores)
+
+    assert stores.files.get(record.file_id).held_by == {"e2"}
+    assert _tags(settings, record.s3_key) == {"stratus-lifetime": "held"}
+
+
+def test_release_inputs_ignores_file_deleted_meanwhile(
+    stores: Stores, settings: Settings, clock: MovableClock, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = service.store_ready(hdf5_file(), "t1", stores, settings)
+    service.hold_inputs("e1", [record.file_id], stores)
+    # The hold ran out and DynamoDB's TTL sweep and the lifecycle rule took the file.
+    clock.advance(service.HOLD_CEILING_SECONDS)
+    table = boto3.resource("dynamodb").Table(settings.table_name)
+    table.delete_item(Key=file_key(record.file_id))
+    stores.objects.delete(record.s3_key)
+
+    service.release_inputs("e1", [record.file_id], stores)
+
+    assert "Item" not in table.get_item(Key=file_key(record.file_id))
+
+
+def test_delete_file_refuses_input_of_running_execution(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    file_id, execution_id = _held_input(stores, settings, hdf5_file())
+
+    with pytest.raises(FileInUseError, match=execution_id):
+        service.delete_file(file_id, TENANT, stores)
+    assert stores.objects.exists(stores.files.get(file_id).s3_key)
+
+
+def test_delete_file_drops_hold_of_ended_execution(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    file_id, execution_id = _held_input(stores, settings, hdf5_file())
+    # Ended without releasing its inputs (a lost release).
+    stores.executions.fail(execution_id, ExecutionError(type="RuntimeError", message="lost"))
+
+    service.delete_file(file_id, TENANT, stores)
+
+    with pytest.raises(NotFoundError):
+        stores.files.get(file_id)
+
+
+def test_held_lifecycle_rule_outlasts_file_life_plus_hold() -> None:
+    template = load_template(TEMPLATE)
+    parameters = template["Parameters"]
+    rules = template["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    hold_days = service.HOLD_CEILING_SECONDS / 86_400
+
+    held = next(r for r in rules if r.get("TagFilters") == [{"Key": "stratus-lifetime", "Value": "held"}])
+
+    assert held["ExpirationInDays"] == {"Ref": "HeldFileLifetimeDays"}
+    for bound in ("Default", "MaxValue"):
+        assert parameters["HeldFileLifetimeDays"][bound] >= parameters["FileLifetimeDays"][bound] + hold_days
+
+
+def test_longest_execution_fits_in_the_hold() -> None:
+    template = load_template(TEMPLATE)
+    attempts = max(
+        resource["Properties"]["RetryStrategy"]["Attempts"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Batch::JobDefinition"
+    )
+
+    assert attempts * template["Parameters"]["JobTimeoutSeconds"]["MaxValue"] < service.HOLD_CEILING_SECONDS

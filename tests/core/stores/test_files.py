@@ -1,16 +1,26 @@
-"""FileStore: conditional creates and transitions, expiry on read, tenant scoping, cursor pages."""
+"""FileStore: conditional creates and transitions, expiry on read, tenant scoping, cursor pages, holds."""
 
 from __future__ import annotations
 
 import threading
 import uuid
 
+import boto3
 import pytest
-from stratus.errors import AlreadyExistsError, IllegalTransitionError, InvalidInputError, NotFoundError
+from stratus.errors import (
+    AlreadyExistsError,
+    FileInUseError,
+    IllegalTransitionError,
+    InvalidInputError,
+    NotFoundError,
+)
 from stratus.models import FileRecord, FileStatus
+from stratus.settings import Settings
 from stratus.stores import Stores
+from stratus.stores.files import file_key
 
 LIFETIME = 86_400
+CEILING = 2 * 86_400
 
 
 def _record(clock_now: float, status: FileStatus = FileStatus.PENDING, tenant: str = "t1") -> FileRecord:
@@ -184,3 +194,196 @@ def test_list_recent_filters_by_status(stores: Stores, clock) -> None:
 def test_list_recent_rejects_foreign_cursor(stores: Stores, cursor: str) -> None:
     with pytest.raises(InvalidInputError):
         stores.files.list_recent("t1", 10, cursor)
+
+
+def _ready(stores: Stores, clock, lifetime: int = LIFETIME) -> FileRecord:
+    record = _record(clock(), FileStatus.READY).model_copy(update={"expires_at": int(clock()) + lifetime})
+    stores.files.create(record)
+    return record
+
+
+def test_hold_keeps_file_live_past_its_own_expiry(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+
+    until = int(clock()) + CEILING
+
+    held = stores.files.hold(record.file_id, "e1", until)
+    clock.advance(LIFETIME + 1)
+
+    assert stores.files.get(record.file_id) == held
+    assert (held.held_by, held.expires_at, held.own_expires_at) == ({"e1"}, until, record.expires_at)
+
+
+def test_hold_leaves_a_later_own_expiry_alone(stores: Stores, clock) -> None:
+    record = _ready(stores, clock, lifetime=10 * 86_400)
+
+    held = stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+
+    assert (held.expires_at, held.own_expires_at, held.held_by) == (
+        record.expires_at,
+        record.expires_at,
+        {"e1"},
+    )
+
+
+def test_hold_is_bounded_by_its_ceiling(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+
+    clock.advance(CEILING)
+
+    with pytest.raises(NotFoundError):
+        stores.files.get(record.file_id)
+
+
+def test_hold_twice_by_one_execution_is_one_hold(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    first = stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+
+    again = stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+
+    assert again == first
+
+
+def test_hold_by_second_execution_keeps_first_own_expiry(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    clock.advance(3600)
+
+    held = stores.files.hold(record.file_id, "e2", int(clock()) + CEILING)
+
+    assert held.held_by == {"e1", "e2"}
+    assert (held.own_expires_at, held.expires_at) == (record.expires_at, int(clock()) + CEILING)
+
+
+@pytest.mark.parametrize("gone", ["expired", "deleted"])
+def test_hold_rejects_file_that_is_gone(stores: Stores, clock, gone: str) -> None:
+    record = _ready(stores, clock)
+    if gone == "expired":
+        clock.advance(LIFETIME)
+    else:
+        stores.files.delete(record.file_id, "t1")
+
+    with pytest.raises(NotFoundError):
+        stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+
+
+def test_release_by_last_holder_restores_own_expiry(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+
+    released = stores.files.release(record.file_id, "e1")
+
+    assert released == record
+    assert stores.files.get(record.file_id) == record
+
+
+def test_release_keeps_file_held_by_another_execution(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    stores.files.hold(record.file_id, "e2", int(clock()) + CEILING)
+
+    released = stores.files.release(record.file_id, "e1")
+    clock.advance(LIFETIME + 1)
+
+    assert released is not None and released.held_by == {"e2"}
+    assert stores.files.get(record.file_id).own_expires_at == record.expires_at
+
+
+def test_release_twice_is_harmless(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    stores.files.hold(record.file_id, "e2", int(clock()) + CEILING)
+    first = stores.files.release(record.file_id, "e1")
+
+    again = stores.files.release(record.file_id, "e1")
+
+    assert again is None
+    assert stores.files.get(record.file_id) == first
+
+
+def test_release_after_own_expiry_lets_file_expire_at_once(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    clock.advance(LIFETIME + 1)
+
+    stores.files.release(record.file_id, "e1")
+
+    with pytest.raises(NotFoundError):
+        stores.files.get(record.file_id)
+
+
+def test_release_of_deleted_file_is_a_no_op(stores: Stores, settings: Settings, clock) -> None:
+    record = _ready(stores, clock)
+    stores.files.delete(record.file_id, "t1")
+
+    released = stores.files.release(record.file_id, "e1")
+
+    assert released is None
+    table = boto3.resource("dynamodb").Table(settings.table_name)
+    assert "Item" not in table.get_item(Key=file_key(record.file_id))  # the failed write created nothing
+
+
+def test_concurrent_holds_lose_no_holder(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    holders = [f"e{i}" for i in range(8)]
+    until = int(clock()) + CEILING
+    barrier = threading.Barrier(len(holders))
+
+    def hold(holder: str) -> None:
+        barrier.wait()
+        stores.files.hold(record.file_id, holder, until)
+
+    threads = [threading.Thread(target=hold, args=(h,)) for h in holders]
+
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    held = stores.files.get(record.file_id)
+    assert (held.held_by, held.expires_at, held.own_expires_at) == (set(holders), until, record.expires_at)
+
+
+@pytest.mark.parametrize("keeper", [True, False], ids=["another-holder-stays", "all-leave"])
+def test_concurrent_holds_and_releases_end_consistent(stores: Stores, clock, keeper: bool) -> None:
+    record = _ready(stores, clock)
+    holders = [f"e{i}" for i in range(8)]
+    until = int(clock()) + CEILING
+    if keeper:
+        stores.files.hold(record.file_id, "keeper", until)
+    barrier = threading.Barrier(len(holders))
+
+    def hold_then_release(holder: str) -> None:
+        barrier.wait()
+        stores.files.hold(record.file_id, holder, until)
+        stores.files.release(record.file_id, holder)
+
+    threads = [threading.Thread(target=hold_then_release, args=(h,)) for h in holders]
+
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    if keeper:
+        assert stores.files.get(record.file_id).held_by == {"keeper"}
+        stores.files.release(record.file_id, "keeper")
+    assert stores.files.get(record.file_id) == record
+
+
+def test_delete_refuses_held_file(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+
+    with pytest.raises(FileInUseError):
+        stores.files.delete(record.file_id, "t1")
+    assert stores.files.get(record.file_id).held_by == {"e1"}
+
+
+def test_delete_of_held_file_hides_it_from_other_tenant(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+
+    with pytest.raises(NotFoundError):
+        stores.files.delete(record.file_id, "someone-else")

@@ -50,6 +50,10 @@ class FileRecord(BaseModel):
     size: int | None = None
     reason: str | None = None
     upload_id: str | None = None
+    # Executions using the file as input (a DynamoDB string set; absent when empty). While any holds it,
+    # expires_at is pushed out and own_expires_at keeps the file's own expiry for the last release.
+    held_by: frozenset[str] = frozenset()
+    own_expires_at: int | None = None
 
 
 class FileUploaded(BaseModel):

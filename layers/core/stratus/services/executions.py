@@ -14,6 +14,7 @@ from stratus.models.executions import (
     MarkStartedTask,
     is_terminal,
 )
+from stratus.services import files
 
 if TYPE_CHECKING:
     from stratus.models.executions import ExecutionRecord, ExecutionTask, TaskFailure
@@ -54,29 +55,31 @@ def mark_started(execution_id: str, stores: Stores) -> ExecutionRecord:
 
 
 def finalize(execution_id: str, stores: Stores) -> ExecutionRecord:
-    """Confirm the record is final after its job; one the worker left unfinished ends FAILED.
+    """Confirm the record is final after its job (one the worker left unfinished ends FAILED), and
+    release its inputs.
 
     Raises NotFoundError.
     """
     record = stores.executions.get(execution_id)
-    if is_terminal(record.status):
-        return record
-    error = ExecutionError(
-        type=WORKER_EXITED, message=f"the worker exited while the execution was {record.status.value}"
-    )
-    return _fail(execution_id, error, stores)
+    if not is_terminal(record.status):
+        error = ExecutionError(
+            type=WORKER_EXITED, message=f"the worker exited while the execution was {record.status.value}"
+        )
+        record = _fail(execution_id, error, stores)
+    return _release(record, stores)
 
 
 def mark_failed(execution_id: str, failure: TaskFailure, stores: Stores) -> ExecutionRecord:
-    """End the record FAILED with the state machine's error; a final record is returned unchanged.
+    """End the record FAILED with the state machine's error (a final record stays as it is), and
+    release its inputs.
 
     Raises NotFoundError.
     """
     record = stores.executions.get(execution_id)
-    if is_terminal(record.status):
-        return record
-    error = ExecutionError(type=failure.error, message=_summary(failure.cause) or failure.error)
-    return _fail(execution_id, error, stores)
+    if not is_terminal(record.status):
+        error = ExecutionError(type=failure.error, message=_summary(failure.cause) or failure.error)
+        record = _fail(execution_id, error, stores)
+    return _release(record, stores)
 
 
 def _fail(execution_id: str, error: ExecutionError, stores: Stores) -> ExecutionRecord:
@@ -85,6 +88,13 @@ def _fail(execution_id: str, error: ExecutionError, stores: Stores) -> Execution
     except IllegalTransitionError:
         # The worker (or a stop) made the record final in the meantime: that end stands.
         return stores.executions.get(execution_id)
+
+
+def _release(record: ExecutionRecord, stores: Stores) -> ExecutionRecord:
+    # Every end of the state machine's run passes through finalize or mark_failed; releasing twice (a
+    # retried task, or after a stop) is harmless.
+    files.release_inputs(record.execution_id, record.input_dataset_ids, stores)
+    return record
 
 
 def _summary(cause: str) -> str:

@@ -85,9 +85,12 @@ def stop(execution_id: str, tenant: str, stores: Stores, machine: StateMachineSt
     # Stopping the run terminates its Batch job, and no Finalize follows: a worker killed before it saw
     # the flag would leave the record live for ever, so it is ended here whatever its live status.
     try:
-        return stores.executions.stop(execution_id, "Execution stopped through the API.")
+        record = stores.executions.stop(execution_id, "Execution stopped through the API.")
     except IllegalTransitionError:
-        return stores.executions.get(execution_id)  # the worker ended it first; that end stands
+        record = stores.executions.get(execution_id)  # the worker ended it first; that end stands
+    # For the same reason the inputs are released here.
+    files.release_inputs(execution_id, record.input_dataset_ids, stores)
+    return record
 
 
 def _prepare(request: ExecutionCreate, tenant: str, stores: Stores) -> tuple[ExecutionRecord, str]:
@@ -143,21 +146,27 @@ def _run_device(config: AlgorithmConfig, override: str | None) -> str:
 
 
 def _launch(record: ExecutionRecord, device: str, stores: Stores, machine: StateMachineStore) -> None:
-    """Store the PENDING record, then start its run. Raises AlreadyExistsError (record already stored)."""
+    """Store the PENDING record, hold its inputs, then start its run.
+
+    Raises AlreadyExistsError (record already stored), NotFoundError (an input deleted since the checks).
+    """
     stores.executions.create(record)
     try:
+        # Held before the run starts, so no input expires (or is deleted) under it; the run's end releases.
+        files.hold_inputs(record.execution_id, record.input_dataset_ids, stores)
         machine.start(record.execution_id, {"execution_id": record.execution_id, "device": device})
     except Exception as exc:
         # Nothing would ever move a record whose run did not start: it ends FAILED, and the error goes on.
-        _fail_unstarted(record.execution_id, exc, stores)
+        _fail_unstarted(record, exc, stores)
         raise
 
 
-def _fail_unstarted(execution_id: str, exc: Exception, stores: Stores) -> None:
+def _fail_unstarted(record: ExecutionRecord, exc: Exception, stores: Stores) -> None:
     error = ExecutionError(type=type(exc).__name__, message="the execution's state machine run did not start")
     # Stopped in the meantime: that end stands.
     with contextlib.suppress(IllegalTransitionError):
-        stores.executions.fail(execution_id, error)
+        stores.executions.fail(record.execution_id, error)
+    files.release_inputs(record.execution_id, record.input_dataset_ids, stores)
 
 
 def _exists(execution_id: str, stores: Stores) -> bool:

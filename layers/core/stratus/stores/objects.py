@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
-# The bucket's lifecycle rule expires objects carrying this tag (template.yaml, DataBucket).
+# The bucket's lifecycle rules expire objects by this tag's value (template.yaml, DataBucket).
 LIFETIME_TAG = "stratus-lifetime"
 TEMPORARY = "temporary"
+# An input of a running execution: kept longer, but still bounded, should its release be lost.
+HELD = "held"
 # Ranged reads fetch whole blocks: h5py asks for many small pieces of metadata.
 READ_BLOCK_BYTES = 1024 * 1024
 MAX_CACHED_BLOCKS = 64  # at most 64 MiB of one object in memory
@@ -65,10 +67,23 @@ class ObjectStore:
         return True
 
     def tag_temporary(self, key: str) -> None:
-        """Tag an existing object to expire through the lifecycle rule."""
-        self._s3.put_object_tagging(
-            Bucket=self._bucket, Key=key, Tagging={"TagSet": [{"Key": LIFETIME_TAG, "Value": TEMPORARY}]}
-        )
+        """Tag an existing object to expire through the lifecycle rule. Raises NotFoundError."""
+        self._tag_lifetime(key, TEMPORARY)
+
+    def tag_held(self, key: str) -> None:
+        """Tag an existing object as an execution's input (the longer, held rule). Raises NotFoundError."""
+        self._tag_lifetime(key, HELD)
+
+    def _tag_lifetime(self, key: str, lifetime: str) -> None:
+        # PutObjectTagging replaces the whole tag set; the lifetime tag is the only one we set.
+        try:
+            self._s3.put_object_tagging(
+                Bucket=self._bucket, Key=key, Tagging={"TagSet": [{"Key": LIFETIME_TAG, "Value": lifetime}]}
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                raise NotFoundError("file content not found") from exc
+            raise
 
     def get(self, key: str) -> bytes:
         """Read a whole object. Raises NotFoundError."""

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import math
-import pickle
 import threading
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from stratus.algorithms import StopRequested
 from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
 from stratus.models.executions import is_terminal
 from stratus.services.files import get_ready, store_ready
+from stratus.sessions import SessionStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,11 +27,6 @@ MIN_WRITE_INTERVAL_S = 0.25
 # Log lines are batched: one read-modify-write per second at most, or sooner when this much is waiting.
 LOG_FLUSH_INTERVAL_S = 1.0
 LOG_FLUSH_BYTES = 64 * 1024
-
-
-def session_key(tenant: str, token: str, key: str) -> str:
-    """S3 key of one session item; the tenant is part of it so a guessed token reaches only one's own."""
-    return f"sessions/{quote(tenant, safe='')}/{quote(token, safe='')}/{quote(key, safe='')}"
 
 
 class ExecutionContext:
@@ -163,32 +157,22 @@ class ExecutionContext:
         raise ConflictError("training datasets are only available to trainings, not to executions")
 
     def session_get(self, key: str) -> Any:
-        """An item of the execution's session. Raises KeyError."""
-        try:
-            data = self._stores.objects.get(self._session_key(key))
-        except NotFoundError:
-            raise KeyError(key) from None
-        # Only algorithms of this tenant's session wrote it, and algorithms run arbitrary code anyway.
-        return pickle.loads(data)  # noqa: S301
+        """An item of the execution's session. Raises KeyError when missing or expired."""
+        return self._session().get(key)
 
     def session_put(self, key: str, value: Any) -> None:
-        """Store an item in the execution's session (expires through the bucket's lifecycle rule)."""
-        self._stores.objects.put_temporary(
-            self._session_key(key), pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-        )
+        """Store an item in the execution's session. Raises PayloadTooLargeError over the item cap."""
+        self._session().put(key, value)
 
     def session_delete(self, key: str) -> None:
         """Remove an item from the execution's session. Raises KeyError."""
-        object_key = self._session_key(key)
-        if not self._stores.objects.exists(object_key):
-            raise KeyError(key)
-        self._stores.objects.delete(object_key)
+        self._session().delete(key)
 
-    def _session_key(self, key: str) -> str:
+    def _session(self) -> SessionStore:
         token = self._execution.session_token
         if token is None:
             raise ConflictError("this execution has no session_token, so it has no session")
-        return session_key(self._execution.tenant, token, key)
+        return SessionStore(self._stores.objects, self._stores.clock, self._execution.tenant, token)
 
     def _flush_if_due(self, now: float) -> None:
         with self._lock:

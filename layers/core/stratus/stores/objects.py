@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from stratus.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
@@ -156,6 +156,44 @@ class ObjectStore:
             if exc.response["Error"]["Code"] != "NoSuchUpload":
                 raise
 
+    # --- Session items (stratus.sessions): user metadata and prefix listings ---
+
+    def put_temporary_with_metadata(self, key: str, body: bytes, metadata: Mapping[str, str]) -> None:
+        """Store bytes with user metadata, tagged to expire through the bucket's lifecycle rule."""
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=body,
+            Metadata=dict(metadata),
+            ContentType="application/octet-stream",
+            Tagging=f"{LIFETIME_TAG}={TEMPORARY}",
+        )
+
+    def get_with_metadata(self, key: str) -> tuple[bytes, dict[str, str]]:
+        """A whole object and its user metadata. Raises NotFoundError."""
+        try:
+            response = self._s3.get_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                raise NotFoundError("object not found") from exc
+            raise
+        return response["Body"].read(), _user_metadata(response["Metadata"])
+
+    def read_metadata(self, key: str) -> dict[str, str]:
+        """An object's user metadata (one HEAD). Raises NotFoundError."""
+        try:
+            return _user_metadata(self._s3.head_object(Bucket=self._bucket, Key=key)["Metadata"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                raise NotFoundError("object not found") from exc
+            raise
+
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        """Key → bytes of every object under a prefix."""
+        # ListObjectsV2 returns at most 1000 keys a page.
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
+        return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
+
 
 class RangedReader(io.RawIOBase):
     """Read-only, seekable view of an S3 object, one cached block per ranged GET."""
@@ -201,3 +239,8 @@ class RangedReader(io.RawIOBase):
             response = self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}")
             self._blocks[index] = response["Body"].read()
         return self._blocks[index]
+
+
+def _user_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    # S3 stores user metadata names in lower case; moto's server answers them capitalised (Written-At).
+    return {name.lower(): value for name, value in metadata.items()}

@@ -1,5 +1,6 @@
-"""Our pinned moto patches: run the real Lambda handlers in-process, fix S3 multipart notifications, and
-take two costs off every moto server call (module listing, DynamoDB item serialization)."""
+"""Our pinned moto patches: run the real Lambda handlers in-process, fix S3 multipart notifications, take
+two costs off every moto server call (module listing, DynamoDB item serialization), and apply the Batch
+and Step Functions fixes of batch.py and stepfunctions.py."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from moto.s3.models import S3Backend
 
 from stratus import aws
 from stratus.local.batch import apply_batch_patches
+from stratus.local.stepfunctions import apply_stepfunctions_patches
 from stratus.settings import get_settings
 
 # Every patch below reaches into moto internals; re-check each against the new source before bumping.
@@ -154,8 +156,10 @@ def apply_patches(*, restore_environment: bool = True, lambda_endpoint: str | No
         DynamoResult.execute_result = _item_results_as_json(  # type: ignore[method-assign,assignment]
             DynamoResult.execute_result
         )
-    # Patches 6 and 7 (Step Functions' Batch integration, Batch jobs running the worker) live in batch.py.
+    # Patches 6, 7 and 14 (Step Functions' Batch integration, Batch jobs running the worker) live in batch.py.
     apply_batch_patches()
+    # Patches 9 to 13 (Step Functions' interpreter: nested executions, JSONata, ...) live in stepfunctions.py.
+    apply_stepfunctions_patches()
 
 
 # --- patch 1: Lambda runs our handler in-process instead of in Docker --------------------------------

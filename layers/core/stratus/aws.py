@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # Standard retry mode with a short connect timeout: Lambda has 30 s behind API Gateway, never wait long.
 # Checksums only where an API requires them: CRC32 over every body costs ~1 ms per MB on both ends, and
 # TLS already guards the transfer.
-_CONFIG = Config(
+CONFIG = Config(
     request_checksum_calculation="when_required",
     response_checksum_validation="when_required",
     retries={"mode": "standard", "max_attempts": 4},
@@ -32,8 +32,8 @@ _CONFIG = Config(
 
 
 @lru_cache
-def _session() -> boto3.Session:
-    # A private session: boto3's default session is not safe to share across threads.
+def session() -> boto3.Session:
+    """This process's boto3 session (a private one: boto3's default session is not thread-safe)."""
     return boto3.Session()
 
 
@@ -41,13 +41,13 @@ def _session() -> boto3.Session:
 def client(service: str) -> Any:
     """Return a cached boto3 client for ``service``."""
     # boto3's stubs type each service name as a literal; this one place takes any.
-    return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return session().client(service, config=CONFIG)  # type: ignore[call-overload]
 
 
 @lru_cache
 def resource(service: str) -> Any:
     """Return a cached boto3 resource for ``service``."""
-    return _session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
+    return session().resource(service, config=CONFIG)  # type: ignore[call-overload]
 
 
 def table(name: str) -> Table:
@@ -66,4 +66,4 @@ def clear_caches() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     client.cache_clear()
     resource.cache_clear()
-    _session.cache_clear()
+    session.cache_clear()

@@ -14,6 +14,7 @@ from types import FrameType
 
 from gpu_worker.builtins import deploy_builtins
 from stratus.local.bootstrap import DEFAULT_STACK_NAME, LocalStack, bootstrap
+from stratus.local.process import BANNER
 from stratus.local.server import (
     DEFAULT_HOST,
     MotoServerProcess,
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         # Through the API, as a user would: the registry validates them like any package.
         builtins = deploy_builtins(api_url)
         print(  # noqa: T201  # the banner is this command's output
-            f"Stratus local stack '{stack.stack_name}' is up (Ctrl-C stops it)\n"
+            f"{BANNER} '{stack.stack_name}' is up (Ctrl-C stops it)\n"
             f"  API       {api_url}\n  API docs  {api_url}/docs\n"
             f"  AWS       {endpoint_url} (S3 at {s3_endpoint_url})\n"
             f"  table {stack.table_name}  bucket {stack.data_bucket}\n"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
+import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,11 @@ from pathlib import Path
 
 from stratus.local.server import DEFAULT_HOST, aws_environment, free_port, stop_process
 
+# The first words of the launcher's banner (stratus.local.__main__).
+BANNER = "Stratus local stack"
+
 _READY_TIMEOUT_S = 90.0
+_STOP_TIMEOUT_S = 15.0
 
 
 @dataclass
@@ -63,7 +68,8 @@ def running_local_stack(
         sys.executable, "-m", "stratus.local", "--template", str(template),
         "--api-port", str(api_port), "--aws-port", str(aws_port), "--s3-port", str(s3_port),
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=template.parent)  # noqa: S603  # our own module
+    # The banner on stdout says the stack is up, built-in algorithms deployed; the rest is passed on.
+    process = subprocess.Popen(command, cwd=template.parent, stdout=subprocess.PIPE)  # noqa: S603
     url = f"http://{DEFAULT_HOST}:{{}}".format
     stack = LocalStackProcess(process, url(api_port), url(aws_port), url(s3_port))
     try:
@@ -72,21 +78,33 @@ def running_local_stack(
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)  # the launcher stops its children on the way out
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(_STOP_TIMEOUT_S)
         stop_process(process)
 
 
 def _wait_healthy(stack: LocalStackProcess) -> None:
+    """Wait for the launcher's banner (printed once the built-ins are deployed), then for /health."""
+    output = stack.process.stdout
+    assert output is not None  # noqa: S101  # stdout=PIPE
+    ready = threading.Event()
+
+    def pass_on() -> None:
+        for line in output:
+            sys.stdout.buffer.write(line)
+            sys.stdout.flush()
+            if BANNER.encode() in line:
+                ready.set()
+
+    threading.Thread(target=pass_on, name="local-stack-output", daemon=True).start()
     deadline = time.monotonic() + _READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if stack.process.poll() is not None:
             raise RuntimeError(
                 f"the local stack exited with status {stack.process.returncode} while starting"
             )
-        try:
-            with urllib.request.urlopen(f"{stack.api_url}/health", timeout=1) as response:  # noqa: S310
+        if ready.wait(0.1):
+            with urllib.request.urlopen(f"{stack.api_url}/health", timeout=5) as response:  # noqa: S310
                 if response.status == 200:
                     return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"the local stack did not answer within {_READY_TIMEOUT_S:.0f} s")
+    raise TimeoutError(f"the local stack did not come up within {_READY_TIMEOUT_S:.0f} s")

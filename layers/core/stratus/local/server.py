@@ -183,6 +183,11 @@ def serve(host: str, port: int, lambda_endpoint: str | None = None) -> None:
         channel_timeout=600,
     )
     threading.Thread(target=server.run, name="moto-server", daemon=True).start()
+    if lambda_endpoint is None:
+        # This server runs the Batch jobs (an S3-only one forwards to it): start their fork server now.
+        from stratus.local.workers import warm_up
+
+        threading.Thread(target=warm_up, name="warm-workers", daemon=True).start()
     try:
         _post_config(f"http://{host}:{port}")
         stopping.wait()

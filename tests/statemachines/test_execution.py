@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from stratus import aws as aws_clients
 from stratus import errors
+from stratus.algorithms import package_from_folder
 from stratus.local.bootstrap import LocalStack, bootstrap
 from stratus.local.server import aws_environment, running_server
 from stratus.local.template import load_template
@@ -39,6 +40,7 @@ OUR_ERRORS = {
     if issubclass(value, errors.StratusError)
 }
 RUN_TIMEOUT_S = 30
+BEHAVIOURS = ROOT / "tests" / "e2e" / "packages" / "behaviours"
 
 
 def _states(node: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -146,6 +148,36 @@ def threshold_id(deployed: Deployed) -> str:
     return algorithms.deploy(builtin_zip("threshold"), deployed.stores, deployed.settings).algorithm_id
 
 
+@pytest.fixture(scope="module")
+def behaviours_id(deployed: Deployed) -> str:
+    package = package_from_folder(BEHAVIOURS)
+    return algorithms.deploy(package, deployed.stores, deployed.settings).algorithm_id
+
+
+def _running(deployed: Deployed, behaviours_id: str, poll: Callable[..., None]) -> tuple[str, str]:
+    """An execution of the behaviours package that runs until stopped, RUNNING; its id and run ARN."""
+    input_id = files.store_upload(
+        hdf5_bytes(data=np.zeros(2, dtype=np.float32)), TENANT, deployed.stores, deployed.settings
+    ).file_id
+    parameters = {"behaviour": "run_until_stopped"}
+    execution = new_execution(deployed.stores, behaviours_id, [input_id], additional_parameters=parameters)
+    arn = _start(deployed, execution.execution_id)
+    status = lambda: deployed.stores.executions.get(execution.execution_id).status  # noqa: E731
+    poll(lambda: status() is ExecutionStatus.RUNNING, RUN_TIMEOUT_S)
+    return execution.execution_id, arn
+
+
+def _job(deployed: Deployed, execution_id: str) -> dict[str, Any]:
+    batch = boto3.client("batch", region_name=deployed.stack.region)
+    for queue in batch.describe_job_queues()["jobQueues"]:
+        for status in ("RUNNING", "SUCCEEDED", "FAILED"):
+            for job in batch.list_jobs(jobQueue=queue["jobQueueArn"], jobStatus=status)["jobSummaryList"]:
+                if job["jobName"] == execution_id:
+                    description: dict[str, Any] = batch.describe_jobs(jobs=[job["jobId"]])["jobs"][0]
+                    return description
+    raise AssertionError(f"no Batch job named {execution_id}")
+
+
 def _start(deployed: Deployed, execution_id: str, device: str = "cpu") -> str:
     response = deployed.sfn.start_execution(
         stateMachineArn=deployed.stack.state_machines["ExecutionStateMachine"],
@@ -197,3 +229,34 @@ def test_execution_state_machine_fails_on_an_algorithm_error(
     assert record.status is ExecutionStatus.FAILED
     # The worker's own account of the failure stands; MarkFailed found the record final already.
     assert record.error is not None and record.error.type == "NotFoundError"
+
+
+@pytest.mark.e2e
+def test_stopping_a_run_terminates_its_batch_job(
+    deployed: Deployed, behaviours_id: str, poll: Callable[..., None]
+) -> None:
+    execution_id, arn = _running(deployed, behaviours_id, poll)
+
+    deployed.sfn.stop_execution(executionArn=arn)
+
+    poll(lambda: _job(deployed, execution_id)["status"] == "FAILED", RUN_TIMEOUT_S)
+    job = _job(deployed, execution_id)
+    assert job["statusReason"] == "The Step Functions execution was stopped."
+    assert job["attempts"][-1]["container"]["exitCode"] == 143  # SIGTERM, as Docker reports it
+    poll(_ended(deployed, arn), RUN_TIMEOUT_S)
+    assert deployed.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+
+
+@pytest.mark.e2e
+def test_run_ends_execution_stopped_when_the_worker_honours_a_stop(
+    deployed: Deployed, behaviours_id: str, poll: Callable[..., None]
+) -> None:
+    execution_id, arn = _running(deployed, behaviours_id, poll)
+
+    deployed.stores.executions.request_stop(execution_id)
+
+    poll(_ended(deployed, arn), RUN_TIMEOUT_S)
+    description = deployed.sfn.describe_execution(executionArn=arn)
+    assert (description["status"], description["error"]) == ("FAILED", "ExecutionStopped")
+    assert deployed.stores.executions.get(execution_id).status is ExecutionStatus.STOPPED
+    assert _job(deployed, execution_id)["attempts"][-1]["container"]["exitCode"] == 3

@@ -1,0 +1,214 @@
+"""Execution figures end to end against the local stack (issue 4).
+
+Starts `python -m stratus.local` (moto with the Step Functions interpreter and Batch jobs run by warm
+worker processes, the API app on uvicorn) and prints:
+- median and p95 of one round trip: upload 1 MB → execute `threshold` → poll until COMPLETED → download
+  the output, with the median of each leg;
+- 20 executions submitted at once: completions per second (first submit → last completion) and the
+  p50/p95 of GET /api/v0/executions/{id} while they run;
+- how long a running `unet_segmentation` takes to end after a stop request (record STOPPED; Batch job
+  over, i.e. the worker process gone).
+
+Usage: python bench/e2e.py [--runs N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import h5py
+import httpx
+import numpy as np
+from stratus.local.process import LocalStackProcess, running_local_stack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_latency import percentile  # noqa: E402  # bench/ is a folder of scripts, not a package
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
+OCTET = {"content-type": "application/octet-stream"}
+TERMINAL = {"COMPLETED", "FAILED", "STOPPED"}
+# A client polling every 10 ms: tighter than any UI needs, so the figure is the backend's, not the wait's.
+POLL_INTERVAL_S = 0.01
+BURST = 20
+# ListJobs filters by one status at a time.
+BATCH_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+
+
+def hdf5_data(shape: tuple[int, ...], seed: int = 0) -> bytes:
+    """An HDF5 file with one float32 `data` dataset of ``shape`` (uniform noise in [0, 1))."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        handle.create_dataset("data", data=np.random.default_rng(seed).random(shape, dtype=np.float32))
+    return buffer.getvalue()
+
+
+def algorithm_id(api: httpx.Client, name: str) -> str:
+    (algorithm,) = [a for a in api.get("/api/v0/algorithm/all").json() if a["algorithm_name"] == name]
+    return str(algorithm["algorithm_id"])
+
+
+def upload(api: httpx.Client, body: bytes) -> str:
+    response = api.post("/api/v0/files", content=body, headers=OCTET)
+    response.raise_for_status()
+    return str(response.json()["file_id"])
+
+
+def execute(api: httpx.Client, algorithm: str, file_id: str, **parameters: Any) -> str:
+    body = {"algorithm_id": algorithm, "input_dataset_ids": [file_id], "additional_parameters": parameters}
+    response = api.post("/api/v0/execute-algorithm", json=body)
+    response.raise_for_status()
+    return str(response.json()["execution_id"])
+
+
+def wait_until(
+    api: httpx.Client, execution_id: str, statuses: set[str], timeout: float = 120
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record: dict[str, Any] = api.get(f"/api/v0/executions/{execution_id}").json()
+        if record["status"] in statuses:
+            return record
+        time.sleep(POLL_INTERVAL_S)
+    raise TimeoutError(f"execution {execution_id} did not reach {statuses} in {timeout} s")
+
+
+def round_trip(api: httpx.Client, threshold: str, body: bytes) -> list[float]:
+    """Seconds of each leg: upload, execute (accepted), until COMPLETED, download."""
+    marks = [time.perf_counter()]
+    file_id = upload(api, body)
+    marks.append(time.perf_counter())
+    execution_id = execute(api, threshold, file_id, threshold=0.5)
+    marks.append(time.perf_counter())
+    record = wait_until(api, execution_id, TERMINAL)
+    marks.append(time.perf_counter())
+    if record["status"] != "COMPLETED":
+        raise RuntimeError(f"execution {execution_id} ended {record['status']}: {record['log'][-2000:]}")
+    api.get(f"/api/v0/files/{record['output_dataset_ids'][0]}").raise_for_status()
+    marks.append(time.perf_counter())
+    return [b - a for a, b in zip(marks, marks[1:], strict=False)]
+
+
+def bench_round_trips(api: httpx.Client, threshold: str, runs: int) -> None:
+    body = hdf5_data((256, 1024))  # 1 MiB of float32
+    for _ in range(3):
+        round_trip(api, threshold, body)  # warm: fork server, caches, connections
+    legs = [round_trip(api, threshold, body) for _ in range(runs)]
+    totals = [sum(leg) for leg in legs]
+    print(f"round trip (upload 1 MB → execute threshold → poll → download), {runs} runs:")
+    print(f"  median {percentile(totals, 50):.1f} ms, p95 {percentile(totals, 95):.1f} ms (target ≤ 150 ms)")
+    for index, name in enumerate(("upload", "execute", "until COMPLETED", "download")):
+        print(f"  {name:>16}: median {statistics.median(leg[index] for leg in legs) * 1000:6.1f} ms")
+
+
+def bench_burst(api_url: str, threshold: str, file_id: str) -> None:
+    ids: list[str] = []
+    done: dict[str, float] = {}
+    poll_samples: list[float] = []
+    running = threading.Event()
+    running.set()
+
+    def submit(_: int) -> str:
+        with httpx.Client(base_url=api_url, timeout=60) as client:
+            return execute(client, threshold, file_id, threshold=0.5)
+
+    def watch() -> None:
+        with httpx.Client(base_url=api_url, timeout=60) as client:
+            while len(done) < BURST:
+                for execution_id in [i for i in list(ids) if i not in done]:
+                    start = time.perf_counter()
+                    record = client.get(f"/api/v0/executions/{execution_id}").json()
+                    poll_samples.append(time.perf_counter() - start)
+                    if record["status"] in TERMINAL:
+                        if record["status"] != "COMPLETED":
+                            raise RuntimeError(f"{execution_id} ended {record['status']}")
+                        done[execution_id] = time.perf_counter()
+                time.sleep(POLL_INTERVAL_S)
+
+    watcher = threading.Thread(target=watch)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=BURST) as pool:
+        for execution_id in pool.map(submit, range(BURST)):
+            ids.append(execution_id)
+        watcher.start()
+    submitted = time.perf_counter() - start
+    watcher.join(timeout=300)
+    elapsed = max(done.values()) - start
+    print(f"{BURST} executions submitted at once (all accepted after {submitted * 1000:.0f} ms):")
+    print(f"  all COMPLETED after {elapsed:.2f} s → {BURST / elapsed:.1f} completions/s (target ≥ 35/s)")
+    print(
+        f"  GET /executions/{{id}} while they ran: p50 {percentile(poll_samples, 50):.1f} ms, "
+        f"p95 {percentile(poll_samples, 95):.1f} ms ({len(poll_samples)} polls)"
+    )
+
+
+def bench_stop(api: httpx.Client, stack: LocalStackProcess, repeats: int) -> None:
+    batch = boto3.client("batch", **_aws(stack))
+    unet = algorithm_id(api, "unet_segmentation")
+    file_id = upload(api, hdf5_data((32, 128, 128)))
+    records, jobs = [], []
+    for _ in range(repeats):
+        execution_id = execute(api, unet, file_id, tile_size=16, overlap=2)
+        wait_until(api, execution_id, {"RUNNING"})
+        time.sleep(0.3)  # well into its tiles
+        requested = time.perf_counter()
+        response = api.post(f"/api/v0/executions/{execution_id}/stop")
+        response.raise_for_status()
+        status = wait_until(api, execution_id, TERMINAL)["status"]
+        records.append(time.perf_counter() - requested)
+        job = _job_named(batch, execution_id)
+        while batch.describe_jobs(jobs=[job])["jobs"][0]["status"] not in ("SUCCEEDED", "FAILED"):
+            time.sleep(0.005)
+        jobs.append(time.perf_counter() - requested)
+        if status != "STOPPED":
+            raise RuntimeError(f"{execution_id} ended {status} instead of STOPPED")
+    print(f"stop a running unet_segmentation (32×128×128, 16³ tiles), {repeats} runs:")
+    print(f"  record STOPPED after: median {statistics.median(records) * 1000:.0f} ms")
+    print(f"  worker gone (Batch job over) after: median {statistics.median(jobs) * 1000:.0f} ms, "
+          f"max {max(jobs) * 1000:.0f} ms (target ≤ 2 s)")  # fmt: skip
+
+
+def _aws(stack: LocalStackProcess) -> dict[str, str]:
+    environment = stack.aws_environment
+    return {
+        "endpoint_url": environment["AWS_ENDPOINT_URL"],
+        "region_name": environment["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": environment["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": environment["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
+def _job_named(batch: Any, name: str) -> str:
+    for queue in batch.describe_job_queues()["jobQueues"]:
+        for status in BATCH_STATUSES:
+            for job in batch.list_jobs(jobQueue=queue["jobQueueArn"], jobStatus=status)["jobSummaryList"]:
+                if job["jobName"] == name:
+                    return str(job["jobId"])
+    raise LookupError(f"no Batch job named {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=50, help="round trips to time (default 50)")
+    parser.add_argument("--quick", action="store_true", help="10 round trips, one stop")
+    args = parser.parse_args()
+    runs = 10 if args.quick else args.runs
+    with running_local_stack(TEMPLATE) as stack, httpx.Client(base_url=stack.api_url, timeout=60) as api:
+        threshold = algorithm_id(api, "threshold")
+        bench_round_trips(api, threshold, runs)
+        bench_burst(stack.api_url, threshold, upload(api, hdf5_data((256, 1024))))
+        bench_stop(api, stack, 1 if args.quick else 5)
+
+
+if __name__ == "__main__":
+    main()

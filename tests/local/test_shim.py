@@ -13,6 +13,9 @@ from pathlib import Path
 import boto3
 import moto
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import backend_lock
+from moto.dynamodb.models import dynamodb_backends
 from stratus.local.shim import CODE_PATH_TAG, MotoVersionError, apply_patches, forget_handlers
 
 HANDLER_DIR = Path(__file__).parent / "handlers" / "recorder"
@@ -284,3 +287,16 @@ def _race_to_claim(item_table, pk: str, threads: int = 8) -> int:
     for thread in started:
         thread.join()
     return len(winners)
+
+
+def test_backend_lookup_does_not_queue_on_the_global_lock(aws: None) -> None:
+    apply_patches()
+    first = dynamodb_backends[DEFAULT_ACCOUNT_ID]
+    found: list[object] = []
+
+    with backend_lock:  # another thread (a request of the server) holds moto's global lock
+        lookup = threading.Thread(target=lambda: found.append(dynamodb_backends[DEFAULT_ACCOUNT_ID]))
+        lookup.start()
+        lookup.join(5)
+
+    assert found == [first]

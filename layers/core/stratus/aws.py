@@ -50,8 +50,9 @@ def resource(service: str) -> Any:
     return session().resource(service, config=CONFIG)  # type: ignore[call-overload]
 
 
+@lru_cache
 def table(name: str) -> Table:
-    """Return the DynamoDB table resource ``name``."""
+    """Return the cached DynamoDB table resource ``name`` (making one builds its class: ~5 ms)."""
     table: Table = resource("dynamodb").Table(name)
     return table
 
@@ -66,4 +67,5 @@ def clear_caches() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     client.cache_clear()
     resource.cache_clear()
+    table.cache_clear()
     session.cache_clear()

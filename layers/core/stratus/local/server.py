@@ -23,7 +23,7 @@ DEFAULT_REGION = "us-east-1"
 # Batch "runs" jobs without Docker; Step Functions really interprets the ASL.
 MOTO_CONFIG = {"batch": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
 _READY_TIMEOUT_S = 20.0
-WORKER_THREADS = 16
+WORKER_THREADS = 64
 BODY_BUFFER_BYTES = 1024**3  # S3 parts up to 1 GiB stay in memory
 SOCKET_CHUNK_BYTES = 256 * 1024
 _STOP_TIMEOUT_S = 5.0

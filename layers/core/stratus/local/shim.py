@@ -28,6 +28,7 @@ import moto
 import moto.backends
 from botocore.config import Config
 from moto.awslambda.models import LambdaFunction
+from moto.core.base_backend import BackendDict
 from moto.core.responses import ActionContext
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoResult
@@ -147,6 +148,8 @@ def apply_patches(*, restore_environment: bool = True, lambda_endpoint: str | No
         s3_notifications.send_event = _completion_aware(s3_notifications.send_event)
     if not getattr(moto.backends.list_of_moto_modules, _PATCHED_MARK, False):
         moto.backends.list_of_moto_modules = _listed_once(moto.backends.list_of_moto_modules)
+    if not getattr(BackendDict.__getitem__, _PATCHED_MARK, False):
+        BackendDict.__getitem__ = _found_without_lock(BackendDict.__getitem__)  # type: ignore[method-assign]
     if lambda_endpoint and not getattr(s3_notifications._invoke_awslambda, _PATCHED_MARK, False):
         s3_notifications._invoke_awslambda = _forwarded_to(lambda_endpoint)  # type: ignore[assignment]
     for name in ATOMIC_DYNAMODB_WRITES:
@@ -158,7 +161,8 @@ def apply_patches(*, restore_environment: bool = True, lambda_endpoint: str | No
         )
     # Patches 6, 7 and 14 (Step Functions' Batch integration, Batch jobs running the worker) live in batch.py.
     apply_batch_patches()
-    # Patches 9 to 13 (Step Functions' interpreter: nested executions, JSONata, ...) live in stepfunctions.py.
+    # Patches 9 to 13, 15, 16 (Step Functions' interpreter: nested executions, JSONata, ...) live in
+    # stepfunctions.py.
     apply_stepfunctions_patches()
 
 
@@ -390,3 +394,23 @@ def _serialized(original: Callable[..., Any]) -> Callable[..., Any]:
 
     setattr(write, _PATCHED_MARK, True)
     return write
+
+
+# --- patch 17: a service's backends are found without a global lock --------------------------------
+# Every request looks up its service's backends by account (often twice, the IAM one too), and every
+# lookup took moto's global backend lock and compared the BackendDict with each of the ~180 registered
+# ones: the server's threads queued on that lock. An account's backends, once made, stay: later
+# lookups read them directly; only the first goes through moto's path.
+
+
+def _found_without_lock(original: Callable[[BackendDict[Any], str], Any]) -> Callable[..., Any]:
+    @wraps(original)
+    def getitem(self: BackendDict[Any], account_id: str) -> Any:
+        if getattr(self, "_stratus_registered", False) and dict.__contains__(self, account_id):
+            return dict.__getitem__(self, account_id)
+        backend = original(self, account_id)
+        self._stratus_registered = True  # type: ignore[attr-defined]  # moto put it in _instances
+        return backend
+
+    setattr(getitem, _PATCHED_MARK, True)
+    return getitem

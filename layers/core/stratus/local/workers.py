@@ -55,12 +55,15 @@ def _run(command: list[str], environment: dict[str, str], output: str) -> None:
     """The job's process: the container's environment and output, then the worker's main."""
     os.environ.clear()
     os.environ.update(environment)
+    from stratus.local.preload import fit_clients  # imported by the fork server
+
+    fit_clients(environment)
     descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)
     os.close(descriptor)
-    from gpu_worker.__main__ import main  # already imported by the fork server
+    from gpu_worker.__main__ import main
 
     sys.exit(main(command))

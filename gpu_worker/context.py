@@ -54,6 +54,9 @@ class ExecutionContext:
         self._last_progress_write = -math.inf
         self._last_stop_poll = -math.inf
         self._is_stop_seen = False
+        # The record as this context's last write returned it: a log flush writes against its version
+        # instead of reading the record first (another writer's change makes the write retry).
+        self._known: ExecutionRecord | None = None
         self._state: dict[str, Any] = {}
         self.output_ids: list[str] = []
 
@@ -82,13 +85,19 @@ class ExecutionContext:
         return (self._package_dir / normalized).read_bytes()
 
     def mark_running(self) -> None:
-        """STARTED → RUNNING on the resolved device. Raises StopRequested when the record already ended."""
+        """STARTED → RUNNING on the resolved device. Raises StopRequested when the record already ended
+        or a stop was requested (the write's answer says so: no separate poll)."""
         try:
-            self._stores.executions.mark_running(self.execution_id, self._device)
+            record = self._stores.executions.mark_running(self.execution_id, self._device)
         except IllegalTransitionError:
             if is_terminal(self._stores.executions.get(self.execution_id).status):
                 raise StopRequested("the execution ended before the algorithm started") from None
             raise
+        self._known = record
+        self._last_stop_poll = self._stores.clock()
+        if record.stop_requested_at is not None:
+            self._is_stop_seen = True
+            raise StopRequested("a stop was requested for this execution")
 
     def set_progress(self, progress: float) -> None:
         """Write progress, at most every MIN_WRITE_INTERVAL_S except the final 1.0; notes stop flags."""
@@ -104,6 +113,7 @@ class ExecutionContext:
             self._is_stop_seen = True
             return
         # The write returns the record, so it doubles as a stop poll.
+        self._known = record
         self._last_stop_poll = now
         self._is_stop_seen = self._is_stop_seen or record.stop_requested_at is not None
         self._flush_if_due(now)
@@ -124,7 +134,7 @@ class ExecutionContext:
             lines, self._pending_lines, self._pending_bytes = self._pending_lines, [], 0
             self._last_flush = self._stores.clock()
         if lines:
-            self._stores.executions.append_log(self.execution_id, lines)
+            self._known = self._stores.executions.append_log(self.execution_id, lines, self._known)
 
     def raise_if_stop_requested(self) -> None:
         """Raise StopRequested when a stop was requested; polls the record at most every

@@ -66,7 +66,6 @@ def _run_started(
         device = _resolve_device(config, execution.execution_device_override)
         _stage_package(version, execution.checkpoint_id, package_dir, stores)
         context = ExecutionContext(execution, stores, settings, package_dir, version.assets, device)
-        context.raise_if_stop_requested()
         runner = load_runner(package_dir, context, device)
         output_ids = runner.run({"input_dataset_ids": list(execution.input_dataset_ids)}, args)
         context.flush()
@@ -105,9 +104,8 @@ def _settle(execution_id: str, stores: Stores, write: Callable[[], ExecutionReco
 
 def _resolve_version(execution: ExecutionRecord, stores: Stores) -> AlgorithmVersionRecord:
     """The algorithm version to run: the one asked for, else the latest. Raises NotFoundError."""
-    algorithm = stores.algorithms.get_by_id(execution.algorithm_id)
     minor = execution.algorithm_minor_version
-    return stores.algorithms.get_version(algorithm.name, algorithm.major, int(minor) if minor else None)
+    return stores.algorithms.get_version_by_id(execution.algorithm_id, int(minor) if minor else None)
 
 
 def _resolve_device(config: AlgorithmConfig, override: str | None) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from stratus.algorithms import StopRequested
 from stratus.errors import ConflictError, NotFoundError, NotReadyError
-from stratus.models.executions import ExecutionRecord
+from stratus.models.executions import ExecutionRecord, ExecutionStatus
 from stratus.models.files import FileStatus, UploadCreate
 from stratus.services.files import start_upload, store_upload
 from stratus.settings import Settings
@@ -210,3 +210,17 @@ def test_session_delete_missing_item_raises_key_error(context: ExecutionContext)
 def test_save_checkpoint_is_refused_outside_training(context: ExecutionContext) -> None:
     with pytest.raises(ConflictError):
         context.save_checkpoint({"files/weights.pt": b""}, {})
+
+
+def test_mark_running_answer_carries_a_requested_stop(
+    stores: Stores, settings: Settings, tmp_path: Path
+) -> None:
+    record = new_execution(stores, "algorithm-1", [])
+    stores.executions.mark_started(record.execution_id)
+    context = ExecutionContext(record, stores, settings, tmp_path, [], "cpu")
+    stores.executions.request_stop(record.execution_id)
+
+    with pytest.raises(StopRequested):
+        context.mark_running()
+
+    assert stores.executions.get(record.execution_id).status is ExecutionStatus.RUNNING

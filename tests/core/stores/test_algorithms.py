@@ -113,3 +113,16 @@ def test_racing_deploys_get_distinct_minor_versions(algorithms: AlgorithmStore, 
 
     assert sorted(results) == [1, 2, 3]
     assert algorithms.get("threshold", 1).minors == [0, 1, 2, 3]
+
+
+def test_get_version_by_id_finds_pinned_and_latest_minor(algorithms: AlgorithmStore, clock) -> None:
+    first = _deploy(algorithms, clock)
+    second = _deploy(algorithms, clock, description="v2")
+
+    assert algorithms.get_version_by_id(first.algorithm_id, FIRST_MINOR) == first
+    assert algorithms.get_version_by_id(first.algorithm_id) == second
+
+
+def test_get_version_by_id_rejects_unknown_id(algorithms: AlgorithmStore) -> None:
+    with pytest.raises(NotFoundError):
+        algorithms.get_version_by_id("no-such-algorithm")

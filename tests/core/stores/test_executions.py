@@ -264,3 +264,22 @@ def test_list_recent_pages_newest_first(stores: Stores, clock) -> None:
     rest, _ = stores.executions.list_recent("t1", 1, cursor)
 
     assert [r.execution_id for r in page + rest] == [second.execution_id, first.execution_id]
+
+
+def test_append_log_against_a_stale_record_keeps_every_line(stores: Stores, clock) -> None:
+    running = _running(stores, clock)
+    stores.executions.append_log(running.execution_id, ["INFO from another writer"])
+
+    record = stores.executions.append_log(running.execution_id, ["INFO mine"], known=running)
+
+    assert record.log == "INFO from another writer\nINFO mine\n"
+    assert record.log_version == running.log_version + 2
+
+
+def test_append_log_against_the_current_record_appends(stores: Stores, clock) -> None:
+    running = _running(stores, clock)
+
+    first = stores.executions.append_log(running.execution_id, ["INFO one"], known=running)
+    second = stores.executions.append_log(running.execution_id, ["INFO two"], known=first)
+
+    assert second.log == "INFO one\nINFO two\n"

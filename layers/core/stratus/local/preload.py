@@ -13,6 +13,7 @@ from botocore.exceptions import NoRegionError
 
 import gpu_worker.__main__  # noqa: F401  # torch, h5py, numpy, the core package
 from stratus import aws
+from stratus.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -33,6 +34,8 @@ def _make_clients() -> None:
     with contextlib.suppress(NoRegionError):
         aws.resource("dynamodb")
         aws.s3_client()
+    # pydantic-settings builds its sources on a class's first instance; the job's own comes next.
+    Settings(table_name="preload", data_bucket="preload")
 
 
 def fit_clients(environment: Mapping[str, str]) -> None:

@@ -100,9 +100,8 @@ def _prepare(request: ExecutionCreate, tenant: str, stores: Stores) -> tuple[Exe
     """
     for file_id in request.input_dataset_ids:
         files.get_ready(file_id, tenant, stores)
-    algorithm = stores.algorithms.get_by_id(request.algorithm_id)
     minor = request.algorithm_minor_version
-    version = stores.algorithms.get_version(algorithm.name, algorithm.major, int(minor) if minor else None)
+    version = stores.algorithms.get_version_by_id(request.algorithm_id, int(minor) if minor else None)
     if request.checkpoint_id is not None:
         # Checkpoints arrive with training; until then no id can name one.
         raise NotFoundError(f"checkpoint {request.checkpoint_id} not found")

@@ -80,11 +80,21 @@ class AlgorithmStore(RecordStore):
 
     def get_by_id(self, algorithm_id: str) -> AlgorithmRecord:
         """The algorithm with this id. Raises NotFoundError."""
+        return self.get(*self._name_and_major(algorithm_id))
+
+    def get_version_by_id(self, algorithm_id: str, minor: int | None = None) -> AlgorithmVersionRecord:
+        """One minor version of the algorithm with this id (the latest when ``minor`` is None).
+
+        Raises NotFoundError.
+        """
+        return self.get_version(*self._name_and_major(algorithm_id), minor)
+
+    def _name_and_major(self, algorithm_id: str) -> tuple[str, int]:
         alias = self._table.get_item(Key=alias_key(algorithm_id), ConsistentRead=True).get("Item")
         if alias is None:
             raise NotFoundError(f"algorithm {algorithm_id} not found")
         found = from_item(alias)
-        return self.get(str(found["name"]), int(found["major"]))
+        return str(found["name"]), int(found["major"])
 
     def get_version(self, name: str, major: int, minor: int | None = None) -> AlgorithmVersionRecord:
         """One minor version (the latest when ``minor`` is None). Raises NotFoundError."""

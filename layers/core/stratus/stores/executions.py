@@ -100,10 +100,13 @@ class ExecutionStore(RecordStore):
         )
         return ExecutionRecord.model_validate(item)
 
-    def append_log(self, execution_id: str, lines: Iterable[str]) -> ExecutionRecord:
-        """Append lines to the log, dropping the oldest beyond the size bound. Raises NotFoundError,
+    def append_log(
+        self, execution_id: str, lines: Iterable[str], known: ExecutionRecord | None = None
+    ) -> ExecutionRecord:
+        """Append lines to the log, dropping the oldest beyond the size bound. With ``known`` (the record
+        as the caller last saw it) the first attempt skips the read. Raises NotFoundError,
         ConflictError (concurrent appends kept winning)."""
-        return self._write_with_log(execution_id, list(lines), {}, allowed=None)
+        return self._write_with_log(execution_id, list(lines), {}, allowed=None, known=known)
 
     def finish(self, execution_id: str, output_ids: list[str]) -> ExecutionRecord:
         """RUNNING → COMPLETED with the output file ids. Raises NotFoundError, IllegalTransitionError."""
@@ -192,6 +195,7 @@ class ExecutionStore(RecordStore):
         lines: list[str],
         values: Mapping[str, Any],
         allowed: frozenset[ExecutionStatus] | None,
+        known: ExecutionRecord | None = None,
     ) -> ExecutionRecord:
         """One conditional write of ``values`` plus the log with ``lines`` appended.
 
@@ -199,7 +203,7 @@ class ExecutionStore(RecordStore):
         guarded by `log_version`: a concurrent append makes the guard fail and the write is retried.
         """
         for _ in range(MAX_LOG_ATTEMPTS):
-            current = self.get(execution_id)
+            current, known = known or self.get(execution_id), None
             if allowed is not None and current.status not in allowed:
                 raise IllegalTransitionError(
                     f"execution is {current.status.value}; that change is not allowed"

@@ -130,11 +130,28 @@ class ExecutionContext:
 
     def flush(self) -> None:
         """Write every queued log line to the record now."""
+        lines = self._take_lines()
+        if lines:
+            self._known = self._stores.executions.append_log(self.execution_id, lines, self._known)
+
+    def finish(self, output_ids: list[str]) -> ExecutionRecord:
+        """RUNNING → COMPLETED with the outputs, the queued log lines written in the same write.
+
+        Raises IllegalTransitionError (the record ended or moved on meanwhile).
+        """
+        lines = self._take_lines()
+        try:
+            return self._stores.executions.finish(self.execution_id, output_ids, lines, self._known)
+        except IllegalTransitionError:
+            if lines:  # the record ended otherwise (a stop won): its log still gets the lines
+                self._stores.executions.append_log(self.execution_id, lines)
+            raise
+
+    def _take_lines(self) -> list[str]:
         with self._lock:
             lines, self._pending_lines, self._pending_bytes = self._pending_lines, [], 0
             self._last_flush = self._stores.clock()
-        if lines:
-            self._known = self._stores.executions.append_log(self.execution_id, lines, self._known)
+        return lines
 
     def raise_if_stop_requested(self) -> None:
         """Raise StopRequested when a stop was requested; polls the record at most every

@@ -68,8 +68,7 @@ def _run_started(
         context = ExecutionContext(execution, stores, settings, package_dir, version.assets, device)
         runner = load_runner(package_dir, context, device)
         output_ids = runner.run({"input_dataset_ids": list(execution.input_dataset_ids)}, args)
-        context.flush()
-        return _settle(execution_id, stores, lambda: stores.executions.finish(execution_id, output_ids))
+        return _settle(execution_id, stores, lambda: context.finish(output_ids))
     except StopRequested:
         if context is not None:
             context.flush()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from stratus.algorithms import StopRequested
-from stratus.errors import ConflictError, NotFoundError, NotReadyError
+from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError, NotReadyError
 from stratus.models.executions import ExecutionRecord, ExecutionStatus
 from stratus.models.files import FileStatus, UploadCreate
 from stratus.services.files import start_upload, store_upload
@@ -224,3 +224,22 @@ def test_mark_running_answer_carries_a_requested_stop(
         context.mark_running()
 
     assert stores.executions.get(record.execution_id).status is ExecutionStatus.RUNNING
+
+
+def test_finish_writes_queued_lines_with_completion(stores: Stores, context: ExecutionContext) -> None:
+    context.log("INFO", "last words")
+
+    record = context.finish(["file-1"])
+
+    assert record.status is ExecutionStatus.COMPLETED and "last words" in record.log
+
+
+def test_finish_after_a_stop_still_keeps_queued_lines(stores: Stores, context: ExecutionContext) -> None:
+    context.log("INFO", "last words")
+    stores.executions.stop(context.execution_id)
+
+    with pytest.raises(IllegalTransitionError):
+        context.finish(["file-1"])
+
+    record = stores.executions.get(context.execution_id)
+    assert record.status is ExecutionStatus.STOPPED and "last words" in record.log

@@ -283,3 +283,20 @@ def test_append_log_against_the_current_record_appends(stores: Stores, clock) ->
     second = stores.executions.append_log(running.execution_id, ["INFO two"], known=first)
 
     assert second.log == "INFO one\nINFO two\n"
+
+
+def test_finish_with_lines_writes_them_with_the_status(stores: Stores, clock) -> None:
+    running = _running(stores, clock)
+
+    record = stores.executions.finish(running.execution_id, ["file-9"], ["INFO done"], known=running)
+
+    assert (record.status, record.output_dataset_ids) == (ExecutionStatus.COMPLETED, ["file-9"])
+    assert record.log == "INFO done\n" and record.progress == 1.0
+
+
+def test_finish_with_lines_rejects_stopped_execution(stores: Stores, clock) -> None:
+    running = _running(stores, clock)
+    stores.executions.stop(running.execution_id)
+
+    with pytest.raises(IllegalTransitionError):
+        stores.executions.finish(running.execution_id, ["file-9"], ["INFO done"], known=running)

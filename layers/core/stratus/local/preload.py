@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 
 
 def _sdk_environment(environment: Mapping[str, str]) -> dict[str, str]:
-    """The variables that decide how a client is made (endpoints, region, credentials)."""
-    return {name: value for name, value in environment.items() if name.startswith("AWS_")}
+    """The variables that decide how a client is made (endpoints, region, credentials); Batch's own
+    AWS_BATCH_* variables, different for every job, do not."""
+    return {
+        name: value
+        for name, value in environment.items()
+        if name.startswith("AWS_") and not name.startswith("AWS_BATCH_")
+    }
 
 
 def _make_clients() -> None:

@@ -108,10 +108,23 @@ class ExecutionStore(RecordStore):
         ConflictError (concurrent appends kept winning)."""
         return self._write_with_log(execution_id, list(lines), {}, allowed=None, known=known)
 
-    def finish(self, execution_id: str, output_ids: list[str]) -> ExecutionRecord:
-        """RUNNING → COMPLETED with the output file ids. Raises NotFoundError, IllegalTransitionError."""
+    def finish(
+        self,
+        execution_id: str,
+        output_ids: list[str],
+        lines: Iterable[str] = (),
+        known: ExecutionRecord | None = None,
+    ) -> ExecutionRecord:
+        """RUNNING → COMPLETED with the output file ids, and ``lines`` appended to the log in the same
+        write (``known`` as in append_log). Raises NotFoundError, IllegalTransitionError."""
         values = {"output_dataset_ids": output_ids, "progress": 1.0, "time_completed": self._clock()}
-        return self._transition(execution_id, ExecutionStatus.COMPLETED, values)
+        lines = list(lines)
+        if not lines:
+            return self._transition(execution_id, ExecutionStatus.COMPLETED, values)
+        values = {"status": ExecutionStatus.COMPLETED.value, **values}
+        return self._write_with_log(
+            execution_id, lines, values, allowed=sources_of(ExecutionStatus.COMPLETED), known=known
+        )
 
     def fail(self, execution_id: str, error: ExecutionError, traceback: str = "") -> ExecutionRecord:
         """Any live status → FAILED with ``error``; the traceback (or the message) goes into the log.

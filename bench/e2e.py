@@ -6,6 +6,7 @@ worker processes, the API app on uvicorn) and prints:
   the output, with the median of each leg;
 - 20 executions submitted at once: completions per second (first submit → last completion) and the
   p50/p95 of GET /api/v0/executions/{id} while they run;
+- where one execution's time goes: its Step Functions history, in ms after the POST;
 - how long a running `unet_segmentation` takes to end after a stop request (record STOPPED; Batch job
   over, i.e. the worker process gone).
 
@@ -150,6 +151,28 @@ def bench_burst(api_url: str, threshold: str, file_id: str) -> None:
     )
 
 
+def timeline(api: httpx.Client, stack: LocalStackProcess, threshold: str, body: bytes) -> None:
+    sfn = boto3.client("stepfunctions", **_aws(stack))
+    file_id = upload(api, body)
+    posted = time.time()
+    execution_id = execute(api, threshold, file_id, threshold=0.5)
+    accepted = time.time()
+    wait_until(api, execution_id, TERMINAL)
+    seen = time.time()
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    arn = f"{machine.replace(':stateMachine:', ':execution:')}:{execution_id}"
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        time.sleep(0.01)
+    rows = [(accepted, "POST answered"), (seen, "client saw COMPLETED")]
+    for event in sfn.get_execution_history(executionArn=arn)["events"]:
+        name = (event.get("stateEnteredEventDetails") or {}).get("name", "")
+        if event["type"].endswith(("StateEntered", "Submitted", "Succeeded", "Failed")):
+            rows.append((event["timestamp"].timestamp(), f"{event['type']} {name}".strip()))
+    print("one execution, ms after the POST (its Step Functions history and the client's view):")
+    for moment, what in sorted(rows):
+        print(f"  {(moment - posted) * 1000:6.0f}  {what}")
+
+
 def bench_stop(api: httpx.Client, stack: LocalStackProcess, repeats: int) -> None:
     batch = boto3.client("batch", **_aws(stack))
     unet = algorithm_id(api, "unet_segmentation")
@@ -207,6 +230,7 @@ def main() -> None:
         threshold = algorithm_id(api, "threshold")
         bench_round_trips(api, threshold, runs)
         bench_burst(stack.api_url, threshold, upload(api, hdf5_data((256, 1024))))
+        timeline(api, stack, threshold, hdf5_data((256, 1024)))
         bench_stop(api, stack, 1 if args.quick else 5)
 
 

@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import h5py
 import httpx
 import numpy as np
-from stratus.local.process import LocalStackProcess, running_local_stack
+from stratus.local.process import LocalStackProcess, batch_job, running_local_stack
+from stratus.stores import StateMachineStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_latency import percentile  # noqa: E402  # bench/ is a folder of scripts, not a package
@@ -40,8 +40,6 @@ TERMINAL = {"COMPLETED", "FAILED", "STOPPED"}
 # A client polling every 10 ms: tighter than any UI needs, so the figure is the backend's, not the wait's.
 POLL_INTERVAL_S = 0.01
 BURST = 20
-# ListJobs filters by one status at a time.
-BATCH_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
 
 def hdf5_data(shape: tuple[int, ...], seed: int = 0) -> bytes:
@@ -152,7 +150,7 @@ def bench_burst(api_url: str, threshold: str, file_id: str) -> None:
 
 
 def timeline(api: httpx.Client, stack: LocalStackProcess, threshold: str, body: bytes) -> None:
-    sfn = boto3.client("stepfunctions", **_aws(stack))
+    sfn = stack.client("stepfunctions")
     file_id = upload(api, body)
     posted = time.time()
     execution_id = execute(api, threshold, file_id, threshold=0.5)
@@ -160,7 +158,7 @@ def timeline(api: httpx.Client, stack: LocalStackProcess, threshold: str, body: 
     wait_until(api, execution_id, TERMINAL)
     seen = time.time()
     machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
-    arn = f"{machine.replace(':stateMachine:', ':execution:')}:{execution_id}"
+    arn = StateMachineStore(sfn, machine).execution_arn(execution_id)
     while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
         time.sleep(0.01)
     rows = [(accepted, "POST answered"), (seen, "client saw COMPLETED")]
@@ -174,7 +172,7 @@ def timeline(api: httpx.Client, stack: LocalStackProcess, threshold: str, body: 
 
 
 def bench_stop(api: httpx.Client, stack: LocalStackProcess, repeats: int) -> None:
-    batch = boto3.client("batch", **_aws(stack))
+    batch = stack.client("batch")
     unet = algorithm_id(api, "unet_segmentation")
     file_id = upload(api, hdf5_data((32, 128, 128)))
     records, jobs = [], []
@@ -187,8 +185,8 @@ def bench_stop(api: httpx.Client, stack: LocalStackProcess, repeats: int) -> Non
         response.raise_for_status()
         status = wait_until(api, execution_id, TERMINAL)["status"]
         records.append(time.perf_counter() - requested)
-        job = _job_named(batch, execution_id)
-        while batch.describe_jobs(jobs=[job])["jobs"][0]["status"] not in ("SUCCEEDED", "FAILED"):
+        job_id = batch_job(batch, execution_id)["jobId"]
+        while batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"] not in ("SUCCEEDED", "FAILED"):
             time.sleep(0.005)
         jobs.append(time.perf_counter() - requested)
         if status != "STOPPED":
@@ -197,25 +195,6 @@ def bench_stop(api: httpx.Client, stack: LocalStackProcess, repeats: int) -> Non
     print(f"  record STOPPED after: median {statistics.median(records) * 1000:.0f} ms")
     print(f"  worker gone (Batch job over) after: median {statistics.median(jobs) * 1000:.0f} ms, "
           f"max {max(jobs) * 1000:.0f} ms (target ≤ 2 s)")  # fmt: skip
-
-
-def _aws(stack: LocalStackProcess) -> dict[str, str]:
-    environment = stack.aws_environment
-    return {
-        "endpoint_url": environment["AWS_ENDPOINT_URL"],
-        "region_name": environment["AWS_DEFAULT_REGION"],
-        "aws_access_key_id": environment["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": environment["AWS_SECRET_ACCESS_KEY"],
-    }
-
-
-def _job_named(batch: Any, name: str) -> str:
-    for queue in batch.describe_job_queues()["jobQueues"]:
-        for status in BATCH_STATUSES:
-            for job in batch.list_jobs(jobQueue=queue["jobQueueArn"], jobStatus=status)["jobSummaryList"]:
-                if job["jobName"] == name:
-                    return str(job["jobId"])
-    raise LookupError(f"no Batch job named {name}")
 
 
 def main() -> None:

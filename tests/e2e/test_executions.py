@@ -7,17 +7,17 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import h5py
 import httpx
 import numpy as np
 import pytest
 from stratus.algorithms import package_from_folder
-from stratus.local.process import LocalStackProcess
+from stratus.local.process import LocalStackProcess, batch_job
+from stratus.stores import StateMachineStore
 
 pytestmark = pytest.mark.e2e
 
@@ -27,20 +27,11 @@ OCTET = {"content-type": "application/octet-stream"}
 FINAL = {"COMPLETED", "FAILED", "STOPPED"}
 TIMEOUT_S = 60
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
-# ListJobs filters by one status at a time.
-BATCH_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
 
 @pytest.fixture(scope="module")
-def aws_clients(local_stack: LocalStackProcess) -> Iterator[dict[str, Any]]:
-    environment = local_stack.aws_environment
-    options = {
-        "endpoint_url": environment["AWS_ENDPOINT_URL"],
-        "region_name": environment["AWS_DEFAULT_REGION"],
-        "aws_access_key_id": environment["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": environment["AWS_SECRET_ACCESS_KEY"],
-    }
-    yield {name: boto3.client(name, **options) for name in ("stepfunctions", "batch")}  # type: ignore[call-overload]
+def aws_clients(local_stack: LocalStackProcess) -> dict[str, Any]:
+    return {name: local_stack.client(name) for name in ("stepfunctions", "batch")}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +98,7 @@ def _run(aws_clients: dict[str, Any], execution_id: str, poll: Callable[..., Non
     """The execution's Step Functions run once it ended (named after the execution id)."""
     sfn = aws_clients["stepfunctions"]
     (machine,) = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
-    arn = f"{machine.replace(':stateMachine:', ':execution:')}:{execution_id}"
+    arn = StateMachineStore(sfn, machine).execution_arn(execution_id)
     poll(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", TIMEOUT_S)
     run: dict[str, Any] = sfn.describe_execution(executionArn=arn)
     return run
@@ -115,15 +106,7 @@ def _run(aws_clients: dict[str, Any], execution_id: str, poll: Callable[..., Non
 
 def _job(aws_clients: dict[str, Any], execution_id: str) -> dict[str, Any]:
     """The execution's Batch job (named after the execution id)."""
-    batch = aws_clients["batch"]
-    for queue in batch.describe_job_queues()["jobQueues"]:
-        for status in BATCH_STATUSES:
-            listed = batch.list_jobs(jobQueue=queue["jobQueueArn"], jobStatus=status)["jobSummaryList"]
-            for summary in listed:
-                if summary["jobName"] == execution_id:
-                    job: dict[str, Any] = batch.describe_jobs(jobs=[summary["jobId"]])["jobs"][0]
-                    return job
-    raise AssertionError(f"no Batch job for execution {execution_id}")
+    return batch_job(aws_clients["batch"], execution_id)
 
 
 def test_threshold_round_trip(

@@ -18,6 +18,7 @@ from stratus import aws as aws_clients
 from stratus import errors
 from stratus.algorithms import package_from_folder
 from stratus.local.bootstrap import LocalStack, bootstrap
+from stratus.local.process import batch_job
 from stratus.local.server import aws_environment, running_server
 from stratus.local.template import load_template
 from stratus.models.executions import ExecutionStatus
@@ -168,14 +169,7 @@ def _running(deployed: Deployed, behaviours_id: str, poll: Callable[..., None]) 
 
 
 def _job(deployed: Deployed, execution_id: str) -> dict[str, Any]:
-    batch = boto3.client("batch", region_name=deployed.stack.region)
-    for queue in batch.describe_job_queues()["jobQueues"]:
-        for status in ("RUNNING", "SUCCEEDED", "FAILED"):
-            for job in batch.list_jobs(jobQueue=queue["jobQueueArn"], jobStatus=status)["jobSummaryList"]:
-                if job["jobName"] == execution_id:
-                    description: dict[str, Any] = batch.describe_jobs(jobs=[job["jobId"]])["jobs"][0]
-                    return description
-    raise AssertionError(f"no Batch job named {execution_id}")
+    return batch_job(boto3.client("batch", region_name=deployed.stack.region), execution_id)
 
 
 def _start(deployed: Deployed, execution_id: str, device: str = "cpu") -> str:

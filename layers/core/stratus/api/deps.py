@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 
 from stratus import aws
 from stratus.models.executions import ExecutionRecord
@@ -43,6 +43,9 @@ async def _caller(request: Request, settings: Annotated[Settings, Depends(_setti
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StoresDep = Annotated[Stores, Depends(_stores)]
 CallerDep = Annotated[Caller, Depends(_caller)]
+# A list route's page: at most 100 items, continued with the previous page's opaque next_cursor.
+LimitQuery = Annotated[int, Query(ge=1, le=100, description="Items per page")]
+CursorQuery = Annotated[str | None, Query(max_length=2048, description="The previous page's next_cursor")]
 FileIdPath = Annotated[str, Path(pattern=FILE_ID_PATTERN, description="A file id (uuid4)")]
 
 

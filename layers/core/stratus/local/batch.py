@@ -19,6 +19,9 @@ from botocore import xform_name
 from moto.batch.models import Job
 from moto.batch.utils import JobStatus
 from moto.batch_simple.models import BatchSimpleBackend
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (
     StateTaskServiceBatch,
 )
@@ -39,8 +42,8 @@ EXITED_REASON = "Essential container in task exited"
 def apply_batch_patches() -> None:
     """Patch moto's Step Functions Batch integration and simple Batch backend; safe to call twice."""
     if not getattr(StateTaskServiceBatch._normalise_parameters, PATCHED_MARK, False):
-        StateTaskServiceBatch._normalise_parameters = _normalise_parameters  # type: ignore[method-assign,assignment]
-        StateTaskServiceBatch._normalise_response = _normalise_response  # type: ignore[method-assign,assignment]
+        StateTaskServiceBatch._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
+        StateTaskServiceBatch._normalise_response = normalise_response  # type: ignore[method-assign]
     if not getattr(StateTaskServiceBatch._build_sync_resolver, PATCHED_MARK, False):
         StateTaskServiceBatch._build_sync_resolver = _waiting_for_job_ends(  # type: ignore[method-assign]
             StateTaskServiceBatch._build_sync_resolver
@@ -68,34 +71,38 @@ def _operation_model(service: str, action: str) -> Any:
     raise KeyError(f"{service} has no operation {action}")
 
 
-def _normalise_parameters(
-    self: StateTaskServiceBatch,
+def _operation(task: StateTaskService, boto_service_name: str | None, service_action_name: str | None) -> Any:
+    return _operation_model(
+        task._get_boto_service_name(boto_service_name), task._get_boto_service_action(service_action_name)
+    )
+
+
+def normalise_parameters(
+    self: StateTaskService,
     parameters: dict[str, Any],
     boto_service_name: str | None = None,
     service_action_name: str | None = None,
 ) -> None:
-    operation = _operation_model(
-        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
-    )
+    """ASL's parameters in the API's casing (any service task; stepfunctions.py uses it too)."""
+    operation = _operation(self, boto_service_name, service_action_name)
     if operation.input_shape is not None:
         self._to_boto_request(parameters, operation.input_shape)
 
 
-def _normalise_response(
-    self: StateTaskServiceBatch,
+def normalise_response(
+    self: StateTaskService,
     response: Any,
     boto_service_name: str | None = None,
     service_action_name: str | None = None,
 ) -> None:
-    operation = _operation_model(
-        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
-    )
+    """The API's answer in ASL's casing (any service task)."""
+    operation = _operation(self, boto_service_name, service_action_name)
     if operation.output_shape is not None:
         self._from_boto_response(response, operation.output_shape)
 
 
-setattr(_normalise_parameters, PATCHED_MARK, True)
-setattr(_normalise_response, PATCHED_MARK, True)
+setattr(normalise_parameters, PATCHED_MARK, True)
+setattr(normalise_response, PATCHED_MARK, True)
 
 
 # --- patch 7: a Batch job runs the worker as a process of its own ---------------------------------------

@@ -8,11 +8,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import boto3
 
 from stratus.local.server import DEFAULT_HOST, aws_environment, free_port, stop_process
 
@@ -20,6 +22,7 @@ from stratus.local.server import DEFAULT_HOST, aws_environment, free_port, stop_
 BANNER = "Stratus local stack"
 
 _READY_TIMEOUT_S = 90.0
+BATCH_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 _STOP_TIMEOUT_S = 15.0
 
 
@@ -36,6 +39,17 @@ class LocalStackProcess:
     def aws_environment(self) -> dict[str, str]:
         """Variables that point boto3 (or a worker subprocess) at this stack's emulated AWS."""
         return aws_environment(self.aws_url, self.s3_url)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of this stack's emulated ``service`` (S3 included)."""
+        environment = self.aws_environment
+        return boto3.client(  # type: ignore[call-overload]  # any service name
+            service,
+            endpoint_url=environment["AWS_ENDPOINT_URL_S3" if service == "s3" else "AWS_ENDPOINT_URL"],
+            region_name=environment["AWS_DEFAULT_REGION"],
+            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def child_pid(self, marker: str) -> int:
         """Pid of the launcher's child whose command line contains ``marker`` (Linux /proc)."""
@@ -54,6 +68,20 @@ class LocalStackProcess:
     def aws_pid(self) -> int:
         """The moto server process (emulated AWS)."""
         return self.child_pid("stratus.local.server")
+
+
+def batch_job(batch: Any, name: str) -> dict[str, Any]:
+    """The description of the Batch job named ``name`` (an execution's job is named after it).
+
+    Raises LookupError.
+    """
+    for queue in batch.describe_job_queues()["jobQueues"]:
+        for status in BATCH_STATUSES:  # ListJobs filters by one status at a time
+            for job in batch.list_jobs(jobQueue=queue["jobQueueArn"], jobStatus=status)["jobSummaryList"]:
+                if job["jobName"] == name:
+                    description: dict[str, Any] = batch.describe_jobs(jobs=[job["jobId"]])["jobs"][0]
+                    return description
+    raise LookupError(f"no Batch job named {name}")
 
 
 @contextmanager
@@ -84,7 +112,7 @@ def running_local_stack(
 
 
 def _wait_healthy(stack: LocalStackProcess) -> None:
-    """Wait for the launcher's banner (printed once the built-ins are deployed), then for /health."""
+    """Wait for the launcher's banner: it prints it once the API answered the built-ins' deploys."""
     output = stack.process.stdout
     assert output is not None  # noqa: S101  # stdout=PIPE
     ready = threading.Event()
@@ -104,7 +132,5 @@ def _wait_healthy(stack: LocalStackProcess) -> None:
                 f"the local stack exited with status {stack.process.returncode} while starting"
             )
         if ready.wait(0.1):
-            with urllib.request.urlopen(f"{stack.api_url}/health", timeout=5) as response:  # noqa: S310
-                if response.status == 200:
-                    return
+            return
     raise TimeoutError(f"the local stack did not come up within {_READY_TIMEOUT_S:.0f} s")

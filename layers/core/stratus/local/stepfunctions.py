@@ -30,7 +30,8 @@ from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from stratus.local.batch import PATCHED_MARK, _normalise_parameters, _normalise_response
+from stratus.local import batch
+from stratus.local.batch import PATCHED_MARK
 
 # The interpreter's modules import extract_json by name; each of those names is rebound (patch 12).
 INTERPRETER_PACKAGE = "moto.stepfunctions.parser."
@@ -83,8 +84,7 @@ def _normalising_parameters(original: Callable[..., None]) -> Callable[..., None
         service_action_name: str | None = None,
     ) -> None:
         original(self, parameters, boto_service_name, service_action_name)
-        # batch.py types self as the Batch task; these use only StateTaskService methods.
-        _normalise_parameters(self, parameters, boto_service_name, service_action_name)  # type: ignore[arg-type]
+        batch.normalise_parameters(self, parameters, boto_service_name, service_action_name)
 
     setattr(normalise_parameters, PATCHED_MARK, True)
     return normalise_parameters
@@ -96,7 +96,7 @@ def _normalise_dated_response(
     boto_service_name: str | None = None,
     service_action_name: str | None = None,
 ) -> None:
-    _normalise_response(self, response, boto_service_name, service_action_name)  # type: ignore[arg-type]
+    batch.normalise_response(self, response, boto_service_name, service_action_name)
     if isinstance(response, dict):
         for key, value in response.items():
             if isinstance(value, datetime):

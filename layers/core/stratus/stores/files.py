@@ -58,24 +58,18 @@ class FileStore(RecordStore):
 
     def mark_ready(self, file_id: str, size: int, expires_at: int) -> FileRecord:
         """PENDING → READY with the validated size. Raises NotFoundError, IllegalTransitionError."""
-        values = {"status": FileStatus.READY.value, "size": size, "expires_at": expires_at}
-        item = self._update_guarded(
-            file_key(file_id),
-            "file",
-            values,
-            allowed_statuses=sources_of(FileStatus.READY),
-            remove=["upload_id"],
-        )
-        return FileRecord.model_validate(item)
+        return self._end_upload(file_id, FileStatus.READY, {"size": size, "expires_at": expires_at})
 
     def mark_rejected(self, file_id: str, reason: str) -> FileRecord:
         """PENDING → REJECTED with the reason. Raises NotFoundError, IllegalTransitionError."""
-        values = {"status": FileStatus.REJECTED.value, "reason": reason}
+        return self._end_upload(file_id, FileStatus.REJECTED, {"reason": reason})
+
+    def _end_upload(self, file_id: str, target: FileStatus, values: dict[str, Any]) -> FileRecord:
         item = self._update_guarded(
             file_key(file_id),
             "file",
-            values,
-            allowed_statuses=sources_of(FileStatus.REJECTED),
+            {"status": target.value, **values},
+            allowed_statuses=sources_of(target),
             remove=["upload_id"],
         )
         return FileRecord.model_validate(item)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -10,7 +11,7 @@ from botocore.exceptions import ClientError
 from stratus.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
@@ -23,6 +24,8 @@ HELD = "held"
 # Ranged reads fetch whole blocks: h5py asks for many small pieces of metadata.
 READ_BLOCK_BYTES = 1024 * 1024
 MAX_CACHED_BLOCKS = 64  # at most 64 MiB of one object in memory
+# How S3 says an object is not there: GetObject answers NoSuchKey, HEAD requests a bare 404.
+MISSING_CODES = frozenset({"NoSuchKey", "404"})
 
 
 def upload_key(file_id: str) -> str:
@@ -59,11 +62,10 @@ class ObjectStore:
     def exists(self, key: str) -> bool:
         """Whether an object is there."""
         try:
-            self._s3.head_object(Bucket=self._bucket, Key=key)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
-                return False
-            raise
+            with _missing_as_not_found("object not found"):
+                self._s3.head_object(Bucket=self._bucket, Key=key)
+        except NotFoundError:
+            return False
         return True
 
     def tag_temporary(self, key: str) -> None:
@@ -76,32 +78,20 @@ class ObjectStore:
 
     def _tag_lifetime(self, key: str, lifetime: str) -> None:
         # PutObjectTagging replaces the whole tag set; the lifetime tag is the only one we set.
-        try:
+        with _missing_as_not_found("file content not found"):
             self._s3.put_object_tagging(
                 Bucket=self._bucket, Key=key, Tagging={"TagSet": [{"Key": LIFETIME_TAG, "Value": lifetime}]}
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
-                raise NotFoundError("file content not found") from exc
-            raise
 
     def get(self, key: str) -> bytes:
         """Read a whole object. Raises NotFoundError."""
-        try:
+        with _missing_as_not_found("file content not found"):
             return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
-                raise NotFoundError("file content not found") from exc
-            raise
 
     def size(self, key: str) -> int:
         """Bytes in an object. Raises NotFoundError."""
-        try:
+        with _missing_as_not_found("file content not found"):
             return self._s3.head_object(Bucket=self._bucket, Key=key)["ContentLength"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
-                raise NotFoundError("file content not found") from exc
-            raise
 
     def open_ranged(self, key: str, size: int) -> RangedReader:
         """A seekable read-only file over the object, fetched in blocks on demand."""
@@ -171,22 +161,14 @@ class ObjectStore:
 
     def get_with_metadata(self, key: str) -> tuple[bytes, dict[str, str]]:
         """A whole object and its user metadata. Raises NotFoundError."""
-        try:
+        with _missing_as_not_found("object not found"):
             response = self._s3.get_object(Bucket=self._bucket, Key=key)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
-                raise NotFoundError("object not found") from exc
-            raise
         return response["Body"].read(), _user_metadata(response["Metadata"])
 
     def read_metadata(self, key: str) -> dict[str, str]:
         """An object's user metadata (one HEAD). Raises NotFoundError."""
-        try:
+        with _missing_as_not_found("object not found"):
             return _user_metadata(self._s3.head_object(Bucket=self._bucket, Key=key)["Metadata"])
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
-                raise NotFoundError("object not found") from exc
-            raise
 
     def list_sizes(self, prefix: str) -> dict[str, int]:
         """Key → bytes of every object under a prefix."""
@@ -244,3 +226,14 @@ class RangedReader(io.RawIOBase):
 def _user_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     # S3 stores user metadata names in lower case; moto's server answers them capitalised (Written-At).
     return {name.lower(): value for name, value in metadata.items()}
+
+
+@contextmanager
+def _missing_as_not_found(message: str) -> Iterator[None]:
+    """Turn S3's answer for a missing object into NotFoundError(message); other errors pass."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in MISSING_CODES:
+            raise NotFoundError(message) from exc
+        raise

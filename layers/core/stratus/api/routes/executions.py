@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
-from stratus.api.deps import CallerDep, ExecutionDep, ExecutionIdPath, ExecutionMachineDep, StoresDep
+from stratus.api.deps import (
+    CallerDep,
+    CursorQuery,
+    ExecutionDep,
+    ExecutionIdPath,
+    ExecutionMachineDep,
+    LimitQuery,
+    StoresDep,
+)
 from stratus.models.executions import (
     Execution,
     ExecutionCreate,
@@ -56,8 +64,8 @@ def execute_algorithm(
 def list_executions(
     caller: CallerDep,
     stores: StoresDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
     status: ExecutionStatus | None = None,
     algorithm_id: Annotated[str | None, Query(max_length=128)] = None,
 ) -> ExecutionPage:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from stratus.api.bodies import HDF5Body, binary_body
-from stratus.api.deps import CallerDep, FileDep, FileIdPath, SettingsDep, StoresDep
+from stratus.api.deps import CallerDep, CursorQuery, FileDep, FileIdPath, LimitQuery, SettingsDep, StoresDep
 from stratus.models.files import (
     Deleted,
     File,
@@ -47,8 +45,8 @@ def upload_file(body: HDF5Body, caller: CallerDep, stores: StoresDep, settings: 
 def list_files(
     caller: CallerDep,
     stores: StoresDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
     status: FileStatus | None = None,
 ) -> FilePage:
     """One page of the caller's live files."""

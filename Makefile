@@ -33,6 +33,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/api_latency.py
+	$(PY) bench/e2e.py
+	$(PY) bench/compute_core.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .local-stack

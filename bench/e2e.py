@@ -157,7 +157,8 @@ def timeline(api: httpx.Client, stack: LocalStackProcess, threshold: str, body: 
     accepted = time.time()
     wait_until(api, execution_id, TERMINAL)
     seen = time.time()
-    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    machines = sfn.list_state_machines()["stateMachines"]
+    machine = next(m["stateMachineArn"] for m in machines if "Execution" in m["name"])
     arn = StateMachineStore(sfn, machine).execution_arn(execution_id)
     while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
         time.sleep(0.01)

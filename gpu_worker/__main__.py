@@ -1,4 +1,5 @@
-"""The worker's command line: `python -m gpu_worker run-execution <execution_id>` (the Batch entry point)."""
+"""The worker's command line (the Batch entry point): `python -m gpu_worker run-execution <execution_id>` or
+`python -m gpu_worker run-training <training_id> <round>`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from stratus.observability import logger
 from stratus.settings import get_settings
 from stratus.stores import build_stores
 
-from gpu_worker.jobs import run_execution
+from gpu_worker.jobs import run_execution, run_training
 
 # Batch (and the local shim) judge a job by its exit code: only COMPLETED is success. STOPPED has its
 # own code so a Batch retry strategy can tell a stop from a failure; 2 is argparse's usage error.
@@ -22,6 +23,8 @@ EXIT_CODES = {
     ExecutionStatus.COMPLETED: EXIT_COMPLETED,
     ExecutionStatus.FAILED: EXIT_FAILED,
     ExecutionStatus.STOPPED: EXIT_STOPPED,
+    # A training round ends with the training still RUNNING; SelectBest and Finalize end the chain.
+    ExecutionStatus.RUNNING: EXIT_COMPLETED,
 }
 
 
@@ -31,18 +34,26 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     execution = commands.add_parser("run-execution", help="run one execution by id")
     execution.add_argument("execution_id")
+    training = commands.add_parser("run-training", help="run one round of a training by id")
+    training.add_argument("training_id")
+    training.add_argument("round", type=int)
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    logger.append_keys(execution_id=args.execution_id)
+    stores = build_stores(settings)
+    job_id = args.execution_id if args.command == "run-execution" else args.training_id
+    logger.append_keys(job_id=job_id)
     try:
-        record = run_execution(args.execution_id, build_stores(settings), settings)
+        if args.command == "run-execution":
+            status = run_execution(args.execution_id, stores, settings).status
+        else:
+            status = run_training(args.training_id, args.round, stores, settings).status
     except StratusError as exc:
-        logger.error("execution could not run", extra={"code": exc.code, "detail": exc.detail})
-        print(f"execution {args.execution_id}: {exc.detail}", file=sys.stderr)
+        logger.error("job could not run", extra={"code": exc.code, "detail": exc.detail})
+        print(f"{args.command} {job_id}: {exc.detail}", file=sys.stderr)
         return EXIT_FAILED
-    logger.info("execution finished", extra={"status": record.status.value})
-    return EXIT_CODES.get(record.status, EXIT_FAILED)
+    logger.info("job finished", extra={"status": status.value})
+    return EXIT_CODES.get(status, EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""ExecutionContext: the RunnerContext of one execution, backed by the same stores the Lambdas use."""
+"""JobContext and ExecutionContext: the RunnerContext of one job, backed by the stores the Lambdas use."""
 
 from __future__ import annotations
 
@@ -6,21 +6,22 @@ import math
 import threading
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from stratus.algorithms import StopRequested
 from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
-from stratus.models.executions import is_terminal
+from stratus.models.executions import ExecutionRecord
+from stratus.models.jobs import JobRecord, is_terminal
 from stratus.services.files import get_ready, store_ready
 from stratus.sessions import SessionStore
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+J = TypeVar("J", bound=JobRecord)
 
+if TYPE_CHECKING:
     from stratus.algorithms.runtime import LogLevel
-    from stratus.models.executions import ExecutionRecord
     from stratus.settings import Settings
     from stratus.stores import Stores
+    from stratus.stores.jobs import JobStore
 
 # Progress writes and stop polls: at most ~4 per second each (issue 3), whatever the algorithm calls.
 MIN_WRITE_INTERVAL_S = 0.25
@@ -29,23 +30,26 @@ LOG_FLUSH_INTERVAL_S = 1.0
 LOG_FLUSH_BYTES = 64 * 1024
 
 
-class ExecutionContext:
-    """One execution's files, assets, record and session, as its runner sees them (thread-safe)."""
+class JobContext(Generic[J]):
+    """One job's files, assets, record, progress, log and stop flag, as its runner sees them
+    (thread-safe). Subclasses add what only their kind has."""
 
     def __init__(
         self,
-        execution: ExecutionRecord,
+        record: J,
+        store: JobStore[J],
         stores: Stores,
         settings: Settings,
         package_dir: Path,
-        asset_paths: Iterable[str],
         device: str,
     ) -> None:
-        self._execution = execution
+        self._record = record
+        self._store = store
+        self._job_id = str(getattr(record, store.id_field))
         self._stores = stores
         self._settings = settings
         self._package_dir = package_dir
-        self._asset_paths = frozenset(asset_paths)
+        self._asset_paths = frozenset(record.plan.assets)
         self._device = device
         self._lock = threading.Lock()
         self._pending_lines: list[str] = []
@@ -56,26 +60,42 @@ class ExecutionContext:
         self._is_stop_seen = False
         # The record as this context's last write returned it: a log flush writes against its version
         # instead of reading the record first (another writer's change makes the write retry).
-        self._known: ExecutionRecord | None = None
+        self._known: J | None = None
         self._state: dict[str, Any] = {}
         self.output_ids: list[str] = []
 
     @property
-    def execution_id(self) -> str:
-        """The execution this context serves."""
-        return self._execution.execution_id
+    def job_id(self) -> str:
+        """The job this context serves."""
+        return self._job_id
+
+    @property
+    def package_dir(self) -> Path:
+        """Where the job's package is staged."""
+        return self._package_dir
+
+    @property
+    def device(self) -> str:
+        """The torch device the job runs on."""
+        return self._device
 
     def read_data(self, file_id: str) -> bytes:
-        """A READY input file of the execution's tenant. Raises NotFoundError, NotReadyError."""
-        record = get_ready(file_id, self._execution.tenant, self._stores)
+        """A READY file of the job's tenant. Raises NotFoundError, NotReadyError."""
+        record = get_ready(file_id, self._record.tenant, self._stores)
         return self._stores.objects.get(record.s3_key)
 
     def write_data(self, data: bytes) -> str:
         """Store one output as a new READY file; returns its id."""
-        record = store_ready(data, self._execution.tenant, self._stores, self._settings)
+        record = store_ready(data, self._record.tenant, self._stores, self._settings)
         with self._lock:
             self.output_ids.append(record.file_id)
         return record.file_id
+
+    def scratch_dir(self) -> Path:
+        """A private directory beside the staged package, removed with it when the job ends."""
+        path = self._package_dir.parent / f"{self._package_dir.name}-scratch"
+        path.mkdir(exist_ok=True)
+        return path
 
     def read_asset(self, path: str) -> bytes:
         """An asset of the staged package by its package path. Raises NotFoundError."""
@@ -84,20 +104,24 @@ class ExecutionContext:
             raise NotFoundError(f"asset {path!r} not found in the algorithm package")
         return (self._package_dir / normalized).read_bytes()
 
+    def _running_values(self) -> dict[str, Any]:
+        """What the RUNNING write records besides the status (the device, under the kind's name)."""
+        return {}
+
     def mark_running(self) -> None:
         """STARTED → RUNNING on the resolved device. Raises StopRequested when the record already ended
         or a stop was requested (the write's answer says so: no separate poll)."""
         try:
-            record = self._stores.executions.mark_running(self.execution_id, self._device)
+            record = self._store.mark_running(self._job_id, self._running_values())
         except IllegalTransitionError:
-            if is_terminal(self._stores.executions.get(self.execution_id).status):
-                raise StopRequested("the execution ended before the algorithm started") from None
+            if is_terminal(self._store.get(self._job_id).status):
+                raise StopRequested("the job ended before the algorithm started") from None
             raise
         self._known = record
         self._last_stop_poll = self._stores.clock()
         if record.stop_requested_at is not None:
             self._is_stop_seen = True
-            raise StopRequested("a stop was requested for this execution")
+            raise StopRequested("a stop was requested for this job")
 
     def set_progress(self, progress: float) -> None:
         """Write progress, at most every MIN_WRITE_INTERVAL_S except the final 1.0; notes stop flags."""
@@ -107,7 +131,7 @@ class ExecutionContext:
                 return
             self._last_progress_write = now
         try:
-            record = self._stores.executions.set_progress(self.execution_id, progress)
+            record = self._store.set_progress(self._job_id, self._scaled(progress), self._progress_values())
         except IllegalTransitionError:
             # Marked final elsewhere (stopped through the API, failed by the state machine): stop working.
             self._is_stop_seen = True
@@ -117,6 +141,14 @@ class ExecutionContext:
         self._last_stop_poll = now
         self._is_stop_seen = self._is_stop_seen or record.stop_requested_at is not None
         self._flush_if_due(now)
+
+    def _scaled(self, progress: float) -> float:
+        """The record's progress for the runner's (a chain's round is part of the whole)."""
+        return progress
+
+    def _progress_values(self) -> dict[str, Any]:
+        """What a progress write records besides progress."""
+        return {}
 
     def log(self, level: LogLevel, message: str) -> None:
         """Queue a log line; lines reach the record in batches (and on `flush`)."""
@@ -132,20 +164,7 @@ class ExecutionContext:
         """Write every queued log line to the record now."""
         lines = self._take_lines()
         if lines:
-            self._known = self._stores.executions.append_log(self.execution_id, lines, self._known)
-
-    def finish(self, output_ids: list[str]) -> ExecutionRecord:
-        """RUNNING → COMPLETED with the outputs, the queued log lines written in the same write.
-
-        Raises IllegalTransitionError (the record ended or moved on meanwhile).
-        """
-        lines = self._take_lines()
-        try:
-            return self._stores.executions.finish(self.execution_id, output_ids, lines, self._known)
-        except IllegalTransitionError:
-            if lines:  # the record ended otherwise (a stop won): its log still gets the lines
-                self._stores.executions.append_log(self.execution_id, lines)
-            raise
+            self._known = self._store.append_log(self._job_id, lines, self._known)
 
     def _take_lines(self) -> list[str]:
         with self._lock:
@@ -159,9 +178,9 @@ class ExecutionContext:
         now = self._stores.clock()
         if not self._is_stop_seen and now - self._last_stop_poll >= MIN_WRITE_INTERVAL_S:
             self._last_stop_poll = now
-            self._is_stop_seen = self._stores.executions.is_stop_requested(self.execution_id)
+            self._is_stop_seen = self._store.is_stop_requested(self._job_id)
         if self._is_stop_seen:
-            raise StopRequested("a stop was requested for this execution")
+            raise StopRequested("a stop was requested for this job")
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Replace the execution's free-form state (kept in memory: executions do not publish it)."""
@@ -179,27 +198,35 @@ class ExecutionContext:
         """Raises ConflictError: only trainings save checkpoints."""
         raise ConflictError("checkpoints can only be saved by a training, not by an execution")
 
-    def get_training_dataset(self, sample_ids: list[str]) -> Any:  # noqa: ARG002 (protocol signature)
-        """Raises ConflictError: only trainings have a training dataset."""
+    def read_samples(self, sample_ids: list[str]) -> list[dict[str, Any]]:  # noqa: ARG002 (protocol)
+        """Raises ConflictError: only trainings read samples."""
         raise ConflictError("training datasets are only available to trainings, not to executions")
 
+    def validation_sample_ids(self) -> list[str]:
+        """None outside trainings."""
+        return []
+
+    def set_steps(self, current_step: int, total_steps: int) -> None:
+        """Steps as progress (executions have no step counters)."""
+        self.set_progress(current_step / max(total_steps, 1))
+
     def session_get(self, key: str) -> Any:
-        """An item of the execution's session. Raises KeyError when missing or expired."""
+        """An item of the job's session. Raises KeyError when missing or expired."""
         return self._session().get(key)
 
     def session_put(self, key: str, value: Any) -> None:
-        """Store an item in the execution's session. Raises PayloadTooLargeError over the item cap."""
+        """Store an item in the job's session. Raises PayloadTooLargeError over the item cap."""
         self._session().put(key, value)
 
     def session_delete(self, key: str) -> None:
-        """Remove an item from the execution's session. Raises KeyError."""
+        """Remove an item from the job's session. Raises KeyError."""
         self._session().delete(key)
 
     def _session(self) -> SessionStore:
-        token = self._execution.session_token
+        token = getattr(self._record, "session_token", None)
         if token is None:
-            raise ConflictError("this execution has no session_token, so it has no session")
-        return SessionStore(self._stores.objects, self._stores.clock, self._execution.tenant, token)
+            raise ConflictError("this job has no session_token, so it has no session (only executions do)")
+        return SessionStore(self._stores.objects, self._stores.clock, self._record.tenant, str(token))
 
     def _flush_if_due(self, now: float) -> None:
         with self._lock:
@@ -208,3 +235,34 @@ class ExecutionContext:
             )
         if is_due:
             self.flush()
+
+
+class ExecutionContext(JobContext["ExecutionRecord"]):
+    """One execution's context: outputs, the session, and COMPLETED with the output ids."""
+
+    def __init__(
+        self, execution: ExecutionRecord, stores: Stores, settings: Settings, package_dir: Path, device: str
+    ) -> None:
+        super().__init__(execution, stores.executions, stores, settings, package_dir, device)
+        self._execution = execution
+
+    @property
+    def execution_id(self) -> str:
+        """The execution this context serves."""
+        return self._execution.execution_id
+
+    def _running_values(self) -> dict[str, Any]:
+        return {"resolved_execution_device": self._device}
+
+    def finish(self, output_ids: list[str]) -> ExecutionRecord:
+        """RUNNING → COMPLETED with the outputs, the queued log lines written in the same write.
+
+        Raises IllegalTransitionError (the record ended or moved on meanwhile).
+        """
+        lines = self._take_lines()
+        try:
+            return self._stores.executions.finish(self._job_id, output_ids, lines, self._known)
+        except IllegalTransitionError:
+            if lines:  # the record ended otherwise (a stop won): its log still gets the lines
+                self._stores.executions.append_log(self._job_id, lines)
+            raise

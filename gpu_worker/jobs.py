@@ -1,37 +1,36 @@
-"""run_execution: one execution, from its record to a final status (the worker's one entry point)."""
+"""run_execution and run_training: one job, from its record and plan to a final status (or a finished
+round), the worker's entry points."""
 
 from __future__ import annotations
 
 import tempfile
 import traceback
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from stratus.algorithms import (
-    AlgorithmConfig,
-    PackageLimits,
-    StopRequested,
-    load_runner,
-    read_package,
-    unload_runner,
-    validate_parameters,
-)
-from stratus.errors import IllegalTransitionError, InvalidInputError, NotFoundError
-from stratus.models.executions import ExecutionError, ExecutionStatus, is_terminal
+from stratus.algorithms import PackageLimits, StopRequested, load_runner, read_package, unload_runner
+from stratus.errors import IllegalTransitionError, InvalidInputError
+from stratus.models.jobs import JobError, JobRecord, JobStatus, is_terminal
+from stratus.models.trainings import RoundStatus
 from stratus.observability import logger
-from stratus.services.algorithms import asset_key
+from stratus.stores.layout import asset_key
 
-from gpu_worker.compute.device import resolve_device
+from gpu_worker.compute.device import runtime_device
 from gpu_worker.context import ExecutionContext
+from gpu_worker.training_context import TrainingContext
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from stratus.algorithms import BaseRunner
-    from stratus.models.algorithms import AlgorithmVersionRecord
     from stratus.models.executions import ExecutionRecord
+    from stratus.models.jobs import JobPlan
+    from stratus.models.trainings import TrainingRecord
     from stratus.settings import Settings
     from stratus.stores import Stores
+    from stratus.stores.jobs import JobStore
+
+J = TypeVar("J", bound=JobRecord)
 
 
 def run_execution(execution_id: str, stores: Stores, settings: Settings) -> ExecutionRecord:
@@ -44,91 +43,108 @@ def run_execution(execution_id: str, stores: Stores, settings: Settings) -> Exec
     execution = stores.executions.get(execution_id)
     if is_terminal(execution.status):
         return execution
-    if execution.status is ExecutionStatus.RUNNING:
+    if execution.status is JobStatus.RUNNING:
         raise IllegalTransitionError(f"execution {execution_id} is already RUNNING in another attempt")
-    if execution.status is ExecutionStatus.PENDING:
+    if execution.status is JobStatus.PENDING:
         # The state machine marks STARTED first on AWS; run directly, the worker does it.
         execution = stores.executions.mark_started(execution_id)
     with tempfile.TemporaryDirectory(prefix="stratus-execution-") as scratch:
-        return _run_started(execution, Path(scratch), stores, settings)
+        package_dir = Path(scratch) / "package"
+        device = str(runtime_device(execution.plan.device))
+        context = ExecutionContext(execution, stores, settings, package_dir, device)
+
+        def work(runner: BaseRunner) -> ExecutionRecord:
+            output_ids = runner.run(
+                {"input_dataset_ids": list(execution.input_dataset_ids)}, execution.plan.parameters
+            )
+            return context.finish(output_ids)
+
+        return _run(execution, stores.executions, context, work, stores)
 
 
-def _run_started(
-    execution: ExecutionRecord, package_dir: Path, stores: Stores, settings: Settings
-) -> ExecutionRecord:
-    execution_id = execution.execution_id
-    context: ExecutionContext | None = None
+def run_training(training_id: str, round_index: int, stores: Stores, settings: Settings) -> TrainingRecord:
+    """Run round ``round_index`` of a training: train from the best checkpoint so far on the round's
+    samples. Returns the record; the round is COMPLETED in it unless the training ended (FAILED,
+    STOPPED). The state machine's SelectBest and Finalize move the chain on and end it COMPLETED.
+
+    Raises NotFoundError; IllegalTransitionError (the round is RUNNING in another attempt).
+    """
+    training = stores.trainings.get(training_id)
+    if is_terminal(training.status) or round_index >= len(training.rounds):
+        return training
+    round_status = training.rounds[round_index].status
+    if round_status is RoundStatus.COMPLETED:
+        return training  # a retried job: the round's checkpoints are saved already
+    if round_status is RoundStatus.RUNNING:
+        raise IllegalTransitionError(
+            f"round {round_index} of training {training_id} is RUNNING in another attempt"
+        )
+    if training.status is JobStatus.PENDING:
+        training = stores.trainings.mark_started(training_id)
+    with tempfile.TemporaryDirectory(prefix="stratus-training-") as scratch:
+        package_dir = Path(scratch) / "package"
+        device = str(runtime_device(training.plan.device))
+        context = TrainingContext(training, round_index, stores, settings, package_dir, device)
+
+        def work(runner: BaseRunner) -> TrainingRecord:
+            runner.run_training(list(context.round.sample_ids), training.plan.parameters)
+            return context.finish_round()
+
+        return _run(training, stores.trainings, context, work, stores, context.start_assets)
+
+
+def _run(
+    record: J,
+    store: JobStore[J],
+    context: ExecutionContext | TrainingContext,
+    work: Callable[[BaseRunner], J],
+    stores: Stores,
+    assets: dict[str, str] | None = None,
+) -> J:
+    job_id = str(getattr(record, store.id_field))
     runner: BaseRunner | None = None
     try:
-        version = _resolve_version(execution, stores)
-        config = AlgorithmConfig.model_validate(version.metadata)
-        args = validate_parameters(config.additional_parameters, execution.additional_parameters)
-        device = _resolve_device(config, execution.execution_device_override)
-        _stage_package(version, execution.checkpoint_id, package_dir, stores)
-        context = ExecutionContext(execution, stores, settings, package_dir, version.assets, device)
-        runner = load_runner(package_dir, context, device)
-        output_ids = runner.run({"input_dataset_ids": list(execution.input_dataset_ids)}, args)
-        return _settle(execution_id, stores, lambda: context.finish(output_ids))
+        package_dir = context.package_dir
+        _stage_package(record.plan, assets or record.plan.assets, package_dir, stores)
+        runner = load_runner(package_dir, context, context.device)
+        loaded = runner
+        return _settle(job_id, store, lambda: work(loaded))
     except StopRequested:
-        if context is not None:
-            context.flush()
-        return _settle(execution_id, stores, lambda: stores.executions.stop(execution_id))
+        context.flush()
+        return _settle(job_id, store, lambda: store.stop(job_id, f"{store.job_kind.capitalize()} stopped."))
     except Exception as exc:
         # Not swallowed: the record carries the error and traceback, and the exit code says FAILED.
-        logger.exception("execution failed", extra={"execution_id": execution_id})
-        if context is not None:
-            context.flush()
-        error = ExecutionError(type=type(exc).__name__, message=str(exc) or type(exc).__name__)
+        logger.exception("job failed", extra={"job_id": job_id})
+        context.flush()
+        error = JobError(type=type(exc).__name__, message=str(exc) or type(exc).__name__)
         trace = "".join(traceback.format_exception(exc))
-        return _settle(execution_id, stores, lambda: stores.executions.fail(execution_id, error, trace))
+        return _settle(job_id, store, lambda: store.fail(job_id, error, trace))
     finally:
         if runner is not None:
             unload_runner(runner)
 
 
-def _settle(execution_id: str, stores: Stores, write: Callable[[], ExecutionRecord]) -> ExecutionRecord:
+def _settle(job_id: str, store: JobStore[J], write: Callable[[], J]) -> J:
     """Make the final write; when a stop or the state machine ended the record first, that end stands."""
     try:
         return write()
     except IllegalTransitionError:
-        current = stores.executions.get(execution_id)
+        current = store.get(job_id)
         if is_terminal(current.status):
             return current
         # Only a runner that skipped the RUNNING mark can get here: never leave a record unfinished.
-        error = ExecutionError(
+        error = JobError(
             type="IllegalTransitionError", message=f"the runner ended while {current.status.value}"
         )
-        return stores.executions.fail(execution_id, error)
+        return store.fail(job_id, error)
 
 
-def _resolve_version(execution: ExecutionRecord, stores: Stores) -> AlgorithmVersionRecord:
-    """The algorithm version to run: the one asked for, else the latest. Raises NotFoundError."""
-    minor = execution.algorithm_minor_version
-    return stores.algorithms.get_version_by_id(execution.algorithm_id, int(minor) if minor else None)
-
-
-def _resolve_device(config: AlgorithmConfig, override: str | None) -> str:
-    """`cuda` when present, supported and not refused by the override, else `cpu`.
-
-    Raises InvalidInputError.
-    """
-    requested = override or config.default_device or None
-    try:
-        return str(resolve_device(list(config.supported_devices), requested))
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from exc
-
-
-def _stage_package(
-    version: AlgorithmVersionRecord, checkpoint_id: str | None, target: Path, stores: Stores
-) -> None:
-    """Write the version's code and assets under ``target``. Raises NotFoundError, InvalidInputError."""
-    if checkpoint_id is not None:
-        # Checkpoints arrive with training; until then no id can name one.
-        raise NotFoundError(f"checkpoint {checkpoint_id} not found")
-    package = read_package(stores.objects.get(version.code_key), PackageLimits())
+def _stage_package(plan: JobPlan, assets: dict[str, str], target: Path, stores: Stores) -> None:
+    """Write the planned version's code and ``assets`` under ``target``. Raises NotFoundError,
+    InvalidInputError."""
+    package = read_package(stores.objects.get(plan.code_key), PackageLimits())
     files = dict(package.code_files)
-    files.update({path: stores.objects.get(asset_key(digest)) for path, digest in version.assets.items()})
+    files.update({path: stores.objects.get(asset_key(digest)) for path, digest in assets.items()})
     root = target.resolve()
     for path, content in files.items():
         destination = root.joinpath(*PurePosixPath(path).parts).resolve()

@@ -21,6 +21,7 @@ from stratus.api import create_app
 from stratus.local.bootstrap import LocalStack, bootstrap
 from stratus.local.server import MOTO_CONFIG
 from stratus.local.shim import apply_patches
+from stratus.models.jobs import DevicePlan, JobPlan
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores, build_stores
 
@@ -172,3 +173,18 @@ def hdf5_file() -> Callable[..., bytes]:
 def poll() -> Callable[..., None]:
     """``poll(predicate, timeout)``: the one way integration tests wait."""
     return wait_until
+
+
+def job_plan(**overrides: Any) -> JobPlan:
+    """A job plan for store tests that need a record but run nothing."""
+    values: dict[str, Any] = {
+        "algorithm_id": "algorithm-1",
+        "algorithm_name": "algorithm",
+        "algorithm_major": 1,
+        "algorithm_minor": 1,
+        "code_key": "algorithms/algorithm/1/code-0.zip",
+        "assets": {},
+        "parameters": {},
+        "device": DevicePlan(kind="cpu"),
+    }
+    return JobPlan.model_validate({**values, **overrides})

@@ -1,36 +1,23 @@
-"""Choice of the torch device a job runs on."""
+"""The torch device a job runs on: its plan's decision, on the card when one is present."""
 
 from __future__ import annotations
 
-import re
+from typing import TYPE_CHECKING
 
 import torch
 
-# Compox packages say "gpu"; torch says "cuda" or "cuda:N". Both mean the same card here.
-DEVICE_NAME = re.compile(r"^\s*(?P<kind>cpu|gpu|cuda)(?::(?P<index>\d+))?\s*$", re.IGNORECASE)
+if TYPE_CHECKING:
+    from stratus.models.jobs import DevicePlan
 
 
-def resolve_device(supported: list[str], requested: str | None) -> torch.device:
-    """`cuda` when a GPU is present, the algorithm supports it and the request allows it; otherwise `cpu`.
+def runtime_device(plan: DevicePlan) -> torch.device:
+    """`cuda` (the planned card, if it exists) when the plan says cuda and a GPU is present; else `cpu`.
 
-    `supported` is the algorithm's `supported_devices`; `requested` is the execution's device override
-    (or the algorithm's default device), where None means "the best allowed". Raises ValueError for a
-    name other than cpu, gpu, cuda or cuda:N.
+    The API decided cpu or cuda once (stratus.devices); a cuda job on a host without a card runs on the
+    CPU rather than failing, as Compox does.
     """
-    is_allowed = any(_parse(name)[0] == "cuda" for name in supported)
-    kind, index = _parse(requested) if requested else ("cuda", None)
-    if not (kind == "cuda" and is_allowed and torch.cuda.is_available()):
+    if plan.kind != "cuda" or not torch.cuda.is_available():
         return torch.device("cpu")
-    if index is not None and index < torch.cuda.device_count():
-        return torch.device("cuda", index)
+    if plan.index is not None and plan.index < torch.cuda.device_count():
+        return torch.device("cuda", plan.index)
     return torch.device("cuda")
-
-
-def _parse(name: str) -> tuple[str, int | None]:
-    match = DEVICE_NAME.match(name)
-    if match is None:
-        raise ValueError(f"unknown device {name!r}; use 'cpu', 'gpu', 'cuda' or 'cuda:N'")
-    kind = match["kind"].lower()
-    if kind == "cpu" and match["index"] is not None:
-        raise ValueError(f"unknown device {name!r}; 'cpu' takes no index")
-    return ("cpu" if kind == "cpu" else "cuda"), (int(match["index"]) if match["index"] else None)

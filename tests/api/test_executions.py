@@ -1,5 +1,5 @@
 """Executions API through the FastAPI app: up-front checks, the PENDING record and its run, idempotent
-retries, reads, lists and stops (moto's Step Functions holds the runs), and the holds on the inputs."""
+retries, reads, lists, logs and stops (moto's Step Functions holds the runs), and the holds on the inputs."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from stratus import aws as aws_clients
 from stratus.api import create_app
-from stratus.models.executions import ExecutionStatus
+from stratus.models.executions import ExecutionError, ExecutionRecord, ExecutionStatus
 from stratus.services import algorithms, executions
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores
 
 from gpu_worker.builtins import builtin_zip
-from tests.conftest import MovableClock
+from tests.conftest import MovableClock, job_plan
 
 EXECUTE = "/api/v0/execute-algorithm"
 # Past an input's own expiry (FileLifetimeDays, 1 by default), well within the hold's ceiling.
@@ -85,7 +85,7 @@ def _runs(machine_arn: str) -> list[dict[str, Any]]:
 
 def _complete(stores: Stores, execution_id: str) -> None:
     stores.executions.mark_started(execution_id)
-    stores.executions.mark_running(execution_id, "cpu")
+    stores.executions.mark_running(execution_id, {"resolved_execution_device": "cpu"})
     stores.executions.finish(execution_id, [])
 
 
@@ -386,3 +386,158 @@ def test_stop_execution_releases_its_inputs(
 
     clock.advance(PAST_FILE_LIFETIME)
     assert client.get(f"/api/v0/files/{input_id}/status").status_code == 404
+
+
+def test_execute_algorithm_rejects_mps_and_stores_nothing(
+    client: TestClient,
+    stores: Stores,
+    settings: Settings,
+    request_body: dict[str, Any],
+    input_id: str,
+    machine_arn: str,
+) -> None:
+    body = {**request_body, "execution_device_override": "mps"}
+
+    response = client.post(EXECUTE, json=body, headers={"Idempotency-Key": "mps-1"})
+
+    assert response.status_code == 422
+    assert set(response.json()) == {"detail", "code"}
+    assert response.json()["code"] == "invalid_input"
+    assert "mps" in response.json()["detail"]
+    assert stores.executions.list_recent(settings.default_tenant, 10, None)[0] == []
+    assert stores.files.get(input_id).held_by == frozenset()
+    assert _runs(machine_arn) == []
+    # The key was not used up: the same key with a valid body is accepted.
+    assert _execute(client, request_body, **{"Idempotency-Key": "mps-1"})
+
+
+def _logged(client: TestClient, stores: Stores, body: dict[str, Any], lines: list[list[str]]) -> str:
+    """An execution whose worker wrote ``lines`` in flushes, one list each."""
+    execution_id = _execute(client, body)
+    stores.executions.mark_started(execution_id)
+    stores.executions.mark_running(execution_id, {"resolved_execution_device": "cpu"})
+    for flush in lines:
+        stores.executions.append_log(execution_id, flush)
+    return execution_id
+
+
+def _logs(client: TestClient, execution_id: str, **params: int) -> dict[str, Any]:
+    response = client.get(f"/api/v0/executions/{execution_id}/logs", params=params)
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
+
+
+def test_execution_logs_returns_every_line_numbered_from_zero(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    execution_id = _logged(client, stores, request_body, [["one", "two"], ["three"]])
+
+    page = _logs(client, execution_id)
+
+    assert page == {
+        "lines": [{"line": 0, "text": "one"}, {"line": 1, "text": "two"}, {"line": 2, "text": "three"}],
+        "next_line": 3,
+    }
+
+
+def test_execution_logs_pages_by_limit_and_next_line(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    written = [f"line {n}" for n in range(7)]
+    execution_id = _logged(client, stores, request_body, [written[:3], written[3:5], written[5:]])
+
+    seen: list[str] = []
+    from_line = 0
+    for _ in range(4):
+        page = _logs(client, execution_id, from_line=from_line, limit=3)
+        seen.extend(line["text"] for line in page["lines"])
+        from_line = page["next_line"]
+
+    assert seen == written
+    assert from_line == 7
+
+
+def test_execution_logs_reads_from_a_line_inside_a_flush(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    execution_id = _logged(client, stores, request_body, [["a", "b", "c"], ["d", "e"]])
+
+    page = _logs(client, execution_id, from_line=1, limit=3)
+
+    assert [(line["line"], line["text"]) for line in page["lines"]] == [(1, "b"), (2, "c"), (3, "d")]
+    assert page["next_line"] == 4
+
+
+def test_execution_logs_past_the_end_is_empty_and_follows_on(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    execution_id = _logged(client, stores, request_body, [["a", "b"]])
+    assert _logs(client, execution_id, from_line=2) == {"lines": [], "next_line": 2}
+
+    stores.executions.append_log(execution_id, ["c"])
+
+    assert _logs(client, execution_id, from_line=2) == {"lines": [{"line": 2, "text": "c"}], "next_line": 3}
+
+
+def test_execution_logs_keeps_lines_the_record_tail_dropped(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    big = [f"{n:04d} " + "x" * 1000 for n in range(40)]
+    execution_id = _logged(client, stores, request_body, [big[:20], big[20:]])
+
+    page = _logs(client, execution_id, limit=100)
+    record = client.get(f"/api/v0/executions/{execution_id}").json()
+
+    assert [line["text"] for line in page["lines"]] == big
+    assert big[0] not in record["log"] and record["log"].endswith(big[-1] + "\n")
+
+
+def test_execution_logs_include_the_failure(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    execution_id = _logged(client, stores, request_body, [["working"]])
+    stores.executions.fail(
+        execution_id, ExecutionError(type="RuntimeError", message="boom"), "Traceback: boom"
+    )
+
+    page = _logs(client, execution_id)
+
+    assert [line["text"] for line in page["lines"]] == ["working", "Traceback: boom"]
+
+
+@pytest.mark.parametrize("params", [{"from_line": -1}, {"limit": 0}, {"limit": 5001}])
+def test_execution_logs_rejects_bad_paging(
+    client: TestClient, request_body: dict[str, Any], params: dict[str, int]
+) -> None:
+    execution_id = _execute(client, request_body)
+
+    response = client.get(f"/api/v0/executions/{execution_id}/logs", params=params)
+
+    assert response.status_code == 422
+
+
+def test_execution_logs_rejects_unknown_id(client: TestClient) -> None:
+    response = client.get("/api/v0/executions/00000000-0000-4000-8000-000000000000/logs")
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_execution_logs_hides_another_tenants_execution(
+    client: TestClient, stores: Stores, clock: MovableClock
+) -> None:
+    record = ExecutionRecord(
+        execution_id="00000000-0000-4000-8000-000000000001",
+        tenant="someone-else",
+        algorithm_id="algorithm-1",
+        input_dataset_ids=[],
+        created_at=clock(),
+        expires_at=int(clock()) + 86_400,
+        plan=job_plan(),
+    )
+    stores.executions.create(record)
+    stores.executions.append_log(record.execution_id, ["secret"])
+
+    response = client.get(f"/api/v0/executions/{record.execution_id}/logs")
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")

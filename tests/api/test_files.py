@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from stratus.models.executions import ExecutionError
-from stratus.services import files
+from stratus.models.executions import ExecutionError, ExecutionRecord
+from stratus.services import files, holds, jobs
 from stratus.settings import Settings
 from stratus.stores import Stores
 
-from tests.gpu_worker.conftest import new_execution
+from tests.conftest import job_plan
 
 OCTET = {"content-type": "application/octet-stream"}
 
@@ -136,25 +137,62 @@ def test_file_lives_until_just_before_expiry(
     assert client.get(f"/api/v0/files/{file_id}").status_code == 200
 
 
+class _Machine:
+    """Stands in for the execution state machine: accepting starts a run that nothing runs."""
+
+    def start(self, name: str, payload: dict[str, Any]) -> None:
+        pass
+
+
+def _accept_execution(stores: Stores, settings: Settings, file_id: str) -> ExecutionRecord:
+    """A PENDING execution holding the file, accepted as the API accepts one (record and holds in one
+    transaction)."""
+    inputs = files.get_ready_many([file_id], settings.default_tenant, stores)
+    now = stores.clock()
+    record = ExecutionRecord(
+        execution_id=str(uuid.uuid4()),
+        tenant=settings.default_tenant,
+        algorithm_id="algorithm-1",
+        input_dataset_ids=[file_id],
+        created_at=now,
+        expires_at=int(now) + 86_400,
+        plan=job_plan(),
+    )
+    jobs.accept(record, stores.executions, inputs, _Machine(), {}, stores)  # type: ignore[arg-type]
+    return record
+
+
 def test_status_shows_expiry_pushed_out_by_a_hold(
-    client: TestClient, stores: Stores, clock, hdf5_file: Callable[..., bytes]
+    client: TestClient, stores: Stores, settings: Settings, clock, hdf5_file: Callable[..., bytes]
 ) -> None:
     file_id = _upload(client, hdf5_file())
-    execution = new_execution(stores, "algorithm-1", [file_id])
-    files.hold_inputs(execution.execution_id, [file_id], stores)
+    _accept_execution(stores, settings, file_id)
 
     status = client.get(f"/api/v0/files/{file_id}/status").json()
 
-    held_until = datetime.fromtimestamp(int(clock()) + files.HOLD_CEILING_SECONDS, UTC)
+    held_until = datetime.fromtimestamp(int(clock()) + holds.HOLD_CEILING_SECONDS, UTC)
     assert datetime.fromisoformat(status["expires_at"]) == held_until
 
 
-def test_delete_file_held_by_ended_execution_succeeds(
-    client: TestClient, stores: Stores, hdf5_file: Callable[..., bytes]
+def test_delete_file_held_by_running_execution_is_409(
+    client: TestClient, stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
 ) -> None:
     file_id = _upload(client, hdf5_file())
-    execution = new_execution(stores, "algorithm-1", [file_id])
-    files.hold_inputs(execution.execution_id, [file_id], stores)
+    execution = _accept_execution(stores, settings, file_id)
+
+    response = client.delete(f"/api/v0/files/{file_id}")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "file_in_use"
+    assert f"execution#{execution.execution_id}" in response.json()["detail"]
+    assert client.get(f"/api/v0/files/{file_id}").status_code == 200
+
+
+def test_delete_file_held_by_ended_execution_succeeds(
+    client: TestClient, stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    file_id = _upload(client, hdf5_file())
+    execution = _accept_execution(stores, settings, file_id)
     # The execution ended but its release was lost: its hold must not block the delete.
     stores.executions.fail(execution.execution_id, ExecutionError(type="RuntimeError", message="lost"))
 

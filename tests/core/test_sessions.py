@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from stratus.errors import PayloadTooLargeError
-from stratus.sessions import SESSION_LIFETIME_S, SessionStore, session_key, session_prefix
+from stratus.sessions import SESSION_LIFETIME_S, SessionStore
 from stratus.stores import Stores
+from stratus.stores.layout import session_item_key, session_prefix
 
 TENANT = "tenant-a"
 TOKEN = "token-1"
@@ -37,7 +38,7 @@ def session(stores: Stores) -> SessionStore:
 
 
 def test_session_key_quotes_tenant_token_and_key() -> None:
-    assert session_key("a/b", "t", "c/d") == "sessions/a%2Fb/t/c%2Fd"
+    assert session_item_key("a/b", "t", "c/d") == "sessions/a%2Fb/t/c%2Fd"
 
 
 def test_session_prefix_ends_with_slash_so_tokens_do_not_share_it() -> None:
@@ -91,7 +92,7 @@ def test_put_again_restarts_the_lifetime(session: SessionStore, clock) -> None:
 
 
 def test_get_item_without_written_at_stamp_raises_key_error(stores: Stores, session: SessionStore) -> None:
-    stores.objects.put_temporary(session_key(TENANT, TOKEN, "foreign"), pickle.dumps(1))
+    stores.objects.put_temporary(session_item_key(TENANT, TOKEN, "foreign"), pickle.dumps(1))
 
     with pytest.raises(KeyError):
         session.get("foreign")

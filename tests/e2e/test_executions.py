@@ -97,7 +97,8 @@ def _wait(api: httpx.Client, execution_id: str, statuses: set[str] = FINAL) -> d
 def _run(aws_clients: dict[str, Any], execution_id: str, poll: Callable[..., None]) -> dict[str, Any]:
     """The execution's Step Functions run once it ended (named after the execution id)."""
     sfn = aws_clients["stepfunctions"]
-    (machine,) = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
+    machines = sfn.list_state_machines()["stateMachines"]
+    (machine,) = [m["stateMachineArn"] for m in machines if "Execution" in m["name"]]
     arn = StateMachineStore(sfn, machine).execution_arn(execution_id)
     poll(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", TIMEOUT_S)
     run: dict[str, Any] = sfn.describe_execution(executionArn=arn)

@@ -17,6 +17,7 @@ import pytest
 from stratus import aws
 from stratus.local.process import LocalStackProcess
 from stratus.models.executions import ExecutionRecord, ExecutionStatus
+from stratus.services import jobs
 from stratus.settings import Settings
 from stratus.stores import build_stores
 
@@ -52,12 +53,16 @@ def test_worker_runs_builtin_on_uploaded_file(
         "/api/v0/files", content=_hdf5(data), headers={"content-type": "application/octet-stream"}
     ).json()["file_id"]
     now = stack_stores.clock()
+    plan, _ = jobs.plan_job(
+        threshold["algorithm_id"], None, None, {"threshold": 0.5}, None, "local", stack_stores
+    )
     execution = ExecutionRecord(
         execution_id=str(uuid.uuid4()),
         tenant="local",
         algorithm_id=threshold["algorithm_id"],
         input_dataset_ids=[file_id],
-        additional_parameters={"threshold": 0.5},
+        additional_parameters=plan.parameters,
+        plan=plan,
         created_at=now,
         expires_at=int(now) + 3600,
     )

@@ -14,7 +14,7 @@ import pytest
 from stratus.algorithms import package_from_folder
 from stratus.models.algorithms import AlgorithmVersionRecord
 from stratus.models.executions import ExecutionRecord
-from stratus.services import algorithms, files
+from stratus.services import algorithms, files, jobs
 from stratus.settings import Settings
 from stratus.stores import Stores
 
@@ -47,6 +47,16 @@ def deploy_scale(stores: Stores, settings: Settings) -> AlgorithmVersionRecord:
 def new_execution(stores: Stores, algorithm_id: str, input_ids: list[str], **fields: Any) -> ExecutionRecord:
     """Store a PENDING execution record, as the API does, and return it."""
     now = stores.clock()
+    # The plan is made as the API makes it (one rule); a test may still store values the API refuses.
+    plan, _ = jobs.plan_job(
+        algorithm_id,
+        fields.get("algorithm_minor_version"),
+        fields.get("checkpoint_id"),
+        fields.get("additional_parameters", {}),
+        fields.get("execution_device_override"),
+        TENANT,
+        stores,
+    )
     record = ExecutionRecord(
         execution_id=str(uuid.uuid4()),
         tenant=TENANT,
@@ -54,6 +64,7 @@ def new_execution(stores: Stores, algorithm_id: str, input_ids: list[str], **fie
         input_dataset_ids=input_ids,
         created_at=now,
         expires_at=int(now) + 86_400,
+        plan=plan,
         **fields,
     )
     stores.executions.create(record)

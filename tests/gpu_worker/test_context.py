@@ -1,4 +1,5 @@
-"""ExecutionContext over moto: inputs and outputs, throttled progress, batched log, stop polls, sessions."""
+"""ExecutionContext over moto: inputs and outputs, planned assets, throttled progress, batched log (tail
+and log items), stop polls, sessions, and what only trainings may do."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from stratus.algorithms import StopRequested
 from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError, NotReadyError
+from stratus.models.algorithms import AlgorithmVersionRecord
 from stratus.models.executions import ExecutionRecord, ExecutionStatus
 from stratus.models.files import FileStatus, UploadCreate
 from stratus.services.files import start_upload, store_upload
@@ -18,19 +20,31 @@ from gpu_worker.context import LOG_FLUSH_INTERVAL_S, MIN_WRITE_INTERVAL_S, Execu
 
 from .conftest import TENANT, hdf5_bytes, new_execution, read_dataset
 
+STOPPED = "Execution stopped."
+
 
 @pytest.fixture
-def running(stores: Stores) -> ExecutionRecord:
-    record = new_execution(stores, "algorithm-1", [], session_token="session-1")
+def running(stores: Stores, scale_version: AlgorithmVersionRecord) -> ExecutionRecord:
+    record = new_execution(stores, scale_version.algorithm_id, [], session_token="session-1")
     stores.executions.mark_started(record.execution_id)
-    return stores.executions.mark_running(record.execution_id, "cpu")
+    return stores.executions.mark_running(record.execution_id, {"resolved_execution_device": "cpu"})
 
 
 @pytest.fixture
-def context(running: ExecutionRecord, stores: Stores, settings: Settings, tmp_path: Path) -> ExecutionContext:
-    (tmp_path / "files").mkdir()
-    (tmp_path / "files" / "offset.txt").write_text("1.5")
-    return ExecutionContext(running, stores, settings, tmp_path, ["files/offset.txt"], "cpu")
+def package_dir(tmp_path: Path) -> Path:
+    """The staged package: its planned asset, and a file on disk the plan does not list."""
+    package = tmp_path / "package"
+    (package / "files").mkdir(parents=True)
+    (package / "files" / "offset.txt").write_text("1.5")
+    (package / "files" / "unplanned.txt").write_text("secret")
+    return package
+
+
+@pytest.fixture
+def context(
+    running: ExecutionRecord, stores: Stores, settings: Settings, package_dir: Path
+) -> ExecutionContext:
+    return ExecutionContext(running, stores, settings, package_dir, "cpu")
 
 
 def _progress(stores: Stores, context: ExecutionContext) -> float:
@@ -98,6 +112,22 @@ def test_log_flushes_once_the_interval_passed(stores: Stores, context: Execution
     assert stores.executions.get(context.execution_id).log.count("\n") == 2
 
 
+def test_flush_stores_whole_lines_as_log_items(stores: Stores, context: ExecutionContext) -> None:
+    for number in range(3):
+        context.log("INFO", f"line {number}")
+
+    context.flush()
+
+    record = stores.executions.get(context.execution_id)
+    page = stores.executions.read_log(record, 1, 10)
+    assert record.log_lines == 3
+    assert [(line.line, line.text.split(" ", 1)[1]) for line in page.lines] == [
+        (1, "INFO line 1"),
+        (2, "INFO line 2"),
+    ]
+    assert page.next_line == 3
+
+
 def test_raise_if_stop_requested_sees_a_request(stores: Stores, context: ExecutionContext) -> None:
     stores.executions.request_stop(context.execution_id)
 
@@ -119,7 +149,7 @@ def test_raise_if_stop_requested_polls_at_most_once_per_interval(
 
 
 def test_progress_write_to_stopped_execution_means_stop(stores: Stores, context: ExecutionContext) -> None:
-    stores.executions.stop(context.execution_id)
+    stores.executions.stop(context.execution_id, STOPPED)
     context.set_progress(0.5)
 
     with pytest.raises(StopRequested):
@@ -171,6 +201,20 @@ def test_read_asset_rejects_unknown_path(context: ExecutionContext) -> None:
         context.read_asset("files/../../etc/passwd")
 
 
+def test_read_asset_rejects_a_staged_file_the_plan_does_not_list(context: ExecutionContext) -> None:
+    with pytest.raises(NotFoundError):
+        context.read_asset("files/unplanned.txt")
+
+
+def test_scratch_dir_is_a_private_directory_beside_the_package(
+    context: ExecutionContext, package_dir: Path
+) -> None:
+    scratch = context.scratch_dir()
+
+    assert scratch.is_dir() and scratch.parent == package_dir.parent and scratch != package_dir
+    assert context.scratch_dir() == scratch
+
+
 def test_session_put_then_get_round_trips(context: ExecutionContext) -> None:
     context.session_put("cache", {"embedding": [1, 2, 3]})
 
@@ -178,12 +222,12 @@ def test_session_put_then_get_round_trips(context: ExecutionContext) -> None:
 
 
 def test_session_is_shared_by_executions_with_the_token(
-    stores: Stores, settings: Settings, context: ExecutionContext, tmp_path: Path
+    stores: Stores, settings: Settings, running: ExecutionRecord, context: ExecutionContext, tmp_path: Path
 ) -> None:
     context.session_put("cache", 42)
-    later = new_execution(stores, "algorithm-1", [], session_token="session-1")
+    later = new_execution(stores, running.algorithm_id, [], session_token="session-1")
 
-    other = ExecutionContext(later, stores, settings, tmp_path, [], "cpu")
+    other = ExecutionContext(later, stores, settings, tmp_path, "cpu")
 
     assert other.session_get("cache") == 42
 
@@ -212,12 +256,40 @@ def test_save_checkpoint_is_refused_outside_training(context: ExecutionContext) 
         context.save_checkpoint({"files/weights.pt": b""}, {})
 
 
-def test_mark_running_answer_carries_a_requested_stop(
-    stores: Stores, settings: Settings, tmp_path: Path
+def test_read_samples_is_refused_outside_training(context: ExecutionContext) -> None:
+    with pytest.raises(ConflictError):
+        context.read_samples(["sample-1"])
+
+
+def test_validation_sample_ids_are_empty_outside_training(context: ExecutionContext) -> None:
+    assert context.validation_sample_ids() == []
+
+
+def test_set_steps_writes_steps_as_progress(stores: Stores, context: ExecutionContext) -> None:
+    context.set_steps(3, 12)
+
+    assert _progress(stores, context) == 0.25
+
+
+def test_mark_running_records_the_device(
+    stores: Stores, settings: Settings, scale_version: AlgorithmVersionRecord, tmp_path: Path
 ) -> None:
-    record = new_execution(stores, "algorithm-1", [])
+    record = new_execution(stores, scale_version.algorithm_id, [])
     stores.executions.mark_started(record.execution_id)
-    context = ExecutionContext(record, stores, settings, tmp_path, [], "cpu")
+    context = ExecutionContext(record, stores, settings, tmp_path, "cpu")
+
+    context.mark_running()
+
+    running = stores.executions.get(record.execution_id)
+    assert (running.status, running.resolved_execution_device) == (ExecutionStatus.RUNNING, "cpu")
+
+
+def test_mark_running_answer_carries_a_requested_stop(
+    stores: Stores, settings: Settings, scale_version: AlgorithmVersionRecord, tmp_path: Path
+) -> None:
+    record = new_execution(stores, scale_version.algorithm_id, [])
+    stores.executions.mark_started(record.execution_id)
+    context = ExecutionContext(record, stores, settings, tmp_path, "cpu")
     stores.executions.request_stop(record.execution_id)
 
     with pytest.raises(StopRequested):
@@ -236,7 +308,7 @@ def test_finish_writes_queued_lines_with_completion(stores: Stores, context: Exe
 
 def test_finish_after_a_stop_still_keeps_queued_lines(stores: Stores, context: ExecutionContext) -> None:
     context.log("INFO", "last words")
-    stores.executions.stop(context.execution_id)
+    stores.executions.stop(context.execution_id, STOPPED)
 
     with pytest.raises(IllegalTransitionError):
         context.finish(["file-1"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import pickle
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from stratus.errors import NotFoundError, PayloadTooLargeError
+from stratus.stores.layout import session_item_key, session_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -23,16 +23,6 @@ SESSION_MAX_BYTES = 1024**3
 SESSION_MAX_ITEMS = 64
 # User metadata: when the item was written, by the stores' clock (S3's LastModified is the server's).
 WRITTEN_AT = "written-at"
-
-
-def session_prefix(tenant: str, token: str) -> str:
-    """S3 prefix of one session; the tenant is part of it so a guessed token reaches only one's own."""
-    return f"sessions/{quote(tenant, safe='')}/{quote(token, safe='')}/"
-
-
-def session_key(tenant: str, token: str, key: str) -> str:
-    """S3 key of one session item."""
-    return session_prefix(tenant, token) + quote(key, safe="")
 
 
 class SessionStore:
@@ -93,7 +83,7 @@ class SessionStore:
         self._objects.delete(object_key)
 
     def _key(self, key: str) -> str:
-        return session_key(self._tenant, self._token, key)
+        return session_item_key(self._tenant, self._token, key)
 
     def _is_live(self, metadata: Mapping[str, str]) -> bool:
         return self._clock() < _written_at(metadata) + SESSION_LIFETIME_S

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     default_tenant: str = "local"
     # Only the API starts executions; the other functions and the worker run without it.
     execution_state_machine_arn: str | None = None
+    training_state_machine_arn: str | None = None
 
     @property
     def file_lifetime_seconds(self) -> int:

@@ -33,6 +33,10 @@ class MemoryContext:
     checkpoints: dict[str, tuple[dict[str, bytes], dict[str, Any]]] = field(default_factory=dict)
     session: dict[str, Any] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
+    samples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    validation_ids: list[str] = field(default_factory=list)
+    steps: list[tuple[int, int]] = field(default_factory=list)
+    scratch: Path | None = None
 
     def read_data(self, file_id: str) -> bytes:
         try:
@@ -78,8 +82,25 @@ class MemoryContext:
         self.checkpoints[checkpoint_id] = (assets, properties)
         return checkpoint_id
 
-    def get_training_dataset(self, sample_ids: list[str]) -> Any:
-        return [{"sample_id": sample_id} for sample_id in sample_ids]
+    def read_samples(self, sample_ids: list[str]) -> list[dict[str, Any]]:
+        if not self.training:
+            raise ConflictError("samples can only be read by a training")
+        missing = [sample_id for sample_id in sample_ids if sample_id not in self.samples]
+        if missing:
+            raise NotFoundError(f"samples {missing} not found")
+        return [self.samples[sample_id] for sample_id in sample_ids]
+
+    def validation_sample_ids(self) -> list[str]:
+        return list(self.validation_ids) if self.training else []
+
+    def set_steps(self, current_step: int, total_steps: int) -> None:
+        self.steps.append((current_step, total_steps))
+
+    def scratch_dir(self) -> Path:
+        if self.scratch is None:
+            raise RuntimeError("this MemoryContext was made without a scratch folder")
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        return self.scratch
 
     def session_get(self, key: str) -> Any:
         return self.session[key]
@@ -100,14 +121,25 @@ class MemoryContext:
         self.files[file_id] = buffer.getvalue()
         return file_id
 
+    def add_sample(self, *entries: dict[str, list[str]], tags: tuple[str, ...] = ()) -> str:
+        """Store a sample manifest with these entries (key → file ids); returns its id."""
+        sample_id = str(uuid.uuid4())
+        self.samples[sample_id] = {
+            "sample_id": sample_id,
+            "files": list(entries),
+            "tags": list(tags),
+            "time_created": "2025-09-02T11:42:00+00:00",
+        }
+        return sample_id
+
     def read_output(self, file_id: str, name: str) -> np.ndarray:
         with h5py.File(io.BytesIO(self.files[file_id]), "r") as handle:
             return np.asarray(handle[name][()])
 
 
 @pytest.fixture
-def memory_context() -> MemoryContext:
-    return MemoryContext()
+def memory_context(tmp_path: Path) -> MemoryContext:
+    return MemoryContext(scratch=tmp_path / "scratch")
 
 
 @pytest.fixture

@@ -1,17 +1,21 @@
-"""Execution task use cases: idempotent mark started, finalize and mark failed, releasing the inputs."""
+"""Execution task use cases: idempotent mark started (tagging the inputs held), finalize and mark failed,
+releasing the inputs."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
+import boto3
 import pytest
 from stratus.errors import IllegalTransitionError
 from stratus.models.executions import ExecutionError, ExecutionRecord, ExecutionStatus, TaskFailure
-from stratus.services import executions, files
+from stratus.services import executions, files, holds
 from stratus.settings import Settings
 from stratus.stores import Stores
 
-from tests.gpu_worker.conftest import TENANT, new_execution
+from tests.conftest import job_plan
+from tests.gpu_worker.conftest import TENANT
 
 # As Step Functions' .sync puts a failed job in the cause: DescribeJobs' job, in PascalCase.
 KILLED = TaskFailure.model_validate(
@@ -24,14 +28,43 @@ KILLED = TaskFailure.model_validate(
 )
 
 
+def _record(stores: Stores, input_ids: list[str]) -> ExecutionRecord:
+    now = stores.clock()
+    return ExecutionRecord(
+        execution_id=str(uuid.uuid4()),
+        tenant=TENANT,
+        algorithm_id="algorithm-1",
+        input_dataset_ids=input_ids,
+        created_at=now,
+        expires_at=int(now) + 86_400,
+        plan=job_plan(),
+    )
+
+
+def _pending(stores: Stores, input_ids: list[str] | None = None) -> ExecutionRecord:
+    """A stored PENDING execution (these tasks read only the record, so the plan is a dummy)."""
+    record = _record(stores, input_ids or [])
+    stores.executions.create(record)
+    return record
+
+
 def _running(stores: Stores) -> ExecutionRecord:
-    record = new_execution(stores, "algorithm-1", [])
+    record = _pending(stores)
     stores.executions.mark_started(record.execution_id)
-    return stores.executions.mark_running(record.execution_id, "cpu")
+    return stores.executions.mark_running(record.execution_id, {"resolved_execution_device": "cpu"})
+
+
+def _holder(record: ExecutionRecord) -> str:
+    return holds.holder_of("execution", record.execution_id)
+
+
+def _tags(settings: Settings, key: str) -> dict[str, str]:
+    tag_set = boto3.client("s3").get_object_tagging(Bucket=settings.data_bucket, Key=key)["TagSet"]
+    return {t["Key"]: t["Value"] for t in tag_set}
 
 
 def test_mark_started_moves_pending_to_started(stores: Stores) -> None:
-    record = new_execution(stores, "algorithm-1", [])
+    record = _pending(stores)
 
     started = executions.mark_started(record.execution_id, stores)
 
@@ -39,7 +72,7 @@ def test_mark_started_moves_pending_to_started(stores: Stores) -> None:
 
 
 def test_mark_started_leaves_a_started_record_unchanged(stores: Stores) -> None:
-    record = new_execution(stores, "algorithm-1", [])
+    record = _pending(stores)
     first = executions.mark_started(record.execution_id, stores)
 
     again = executions.mark_started(record.execution_id, stores)
@@ -48,8 +81,8 @@ def test_mark_started_leaves_a_started_record_unchanged(stores: Stores) -> None:
 
 
 def test_mark_started_rejects_a_stopped_execution(stores: Stores) -> None:
-    record = new_execution(stores, "algorithm-1", [])
-    stores.executions.stop(record.execution_id)
+    record = _pending(stores)
+    stores.executions.stop(record.execution_id, "Execution stopped.")
 
     with pytest.raises(IllegalTransitionError):
         executions.mark_started(record.execution_id, stores)
@@ -93,13 +126,24 @@ def test_mark_failed_leaves_a_final_record_unchanged(stores: Stores) -> None:
     assert again == failed
 
 
+def _accepted(stores: Stores, input_ids: list[str]) -> ExecutionRecord:
+    """A PENDING execution stored with the holds on its inputs in one transaction, as the API accepts it."""
+    record = _record(stores, input_ids)
+    inputs = files.get_ready_many(input_ids, TENANT, stores)
+    holds.transact_with_holds(
+        [stores.executions.create_write(record)],
+        holds.hold_writes(inputs, _holder(record), stores.clock(), stores),
+        stores,
+    )
+    return record
+
+
 def _holding(stores: Stores, settings: Settings, body: bytes) -> ExecutionRecord:
-    """A RUNNING execution holding its one input, as the API accepted it."""
+    """A RUNNING execution holding its one input, as the API accepted it and the steps started it."""
     file_id = files.store_ready(body, TENANT, stores, settings).file_id
-    record = new_execution(stores, "algorithm-1", [file_id])
-    files.hold_inputs(record.execution_id, [file_id], stores)
-    stores.executions.mark_started(record.execution_id)
-    return stores.executions.mark_running(record.execution_id, "cpu")
+    record = _accepted(stores, [file_id])
+    executions.mark_started(record.execution_id, stores)
+    return stores.executions.mark_running(record.execution_id, {"resolved_execution_device": "cpu"})
 
 
 @pytest.mark.parametrize("end", ["completed", "left-running"])
@@ -132,10 +176,33 @@ def test_finalize_retried_releases_once(
     stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
 ) -> None:
     record = _holding(stores, settings, hdf5_file())
-    other = new_execution(stores, "algorithm-1", record.input_dataset_ids)
-    files.hold_inputs(other.execution_id, record.input_dataset_ids, stores)
+    other = _accepted(stores, record.input_dataset_ids)
     executions.finalize(record.execution_id, stores)
 
     executions.finalize(record.execution_id, stores)
 
-    assert stores.files.get(record.input_dataset_ids[0]).held_by == {other.execution_id}
+    assert stores.files.get(record.input_dataset_ids[0]).held_by == {_holder(other)}
+
+
+def test_mark_started_tags_the_inputs_held(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    file_record = files.store_ready(hdf5_file(), TENANT, stores, settings)
+    record = _accepted(stores, [file_record.file_id])
+
+    executions.mark_started(record.execution_id, stores)
+
+    assert _tags(settings, file_record.s3_key) == {"stratus-lifetime": "held"}
+    assert stores.files.get(file_record.file_id).held_by == {_holder(record)}
+
+
+def test_finalize_tags_released_inputs_temporary(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = _holding(stores, settings, hdf5_file())
+    stores.executions.finish(record.execution_id, [])
+
+    executions.finalize(record.execution_id, stores)
+
+    s3_key = stores.files.get(record.input_dataset_ids[0]).s3_key
+    assert _tags(settings, s3_key) == {"stratus-lifetime": "temporary"}

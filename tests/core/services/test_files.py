@@ -1,8 +1,11 @@
-"""File use cases: direct upload, presigned uploads, idempotent ingestion, download, delete, holds."""
+"""File use cases: direct upload, presigned uploads, idempotent ingestion, batched ready reads, download,
+and deletes refused while a live job or a sample holds the file."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 import boto3
 import pytest
@@ -14,16 +17,16 @@ from stratus.errors import (
     NotReadyError,
     PayloadTooLargeError,
 )
-from stratus.local.template import load_template
-from stratus.models import FileStatus, ObjectCreated, UploadComplete, UploadCreate
-from stratus.models.executions import ExecutionError
+from stratus.models import FileRecord, FileStatus, ObjectCreated, UploadComplete, UploadCreate
+from stratus.models.executions import ExecutionError, ExecutionRecord
+from stratus.models.samples import SampleCreate
 from stratus.services import files as service
+from stratus.services import jobs, samples
 from stratus.settings import Settings
 from stratus.stores import Stores
-from stratus.stores.files import file_key
 
-from tests.conftest import TEMPLATE, MovableClock
-from tests.gpu_worker.conftest import TENANT, new_execution
+from tests.conftest import MovableClock, job_plan
+from tests.gpu_worker.conftest import TENANT
 
 MiB = 1024 * 1024
 
@@ -157,6 +160,45 @@ def test_complete_upload_rejects_unknown_parts(stores: Stores, settings: Setting
         service.complete_upload(upload.file_id, request, "t1", stores)
 
 
+def test_get_ready_many_reads_each_file_once_in_order(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    first, second = (service.store_ready(hdf5_file(seed=s), "t1", stores, settings) for s in range(2))
+
+    ready = service.get_ready_many([second.file_id, first.file_id, second.file_id], "t1", stores)
+
+    assert ready == [second, first]
+
+
+def test_get_ready_many_of_no_files_is_empty(stores: Stores) -> None:
+    assert service.get_ready_many([], "t1", stores) == []
+
+
+def test_get_ready_many_names_every_missing_file(
+    stores: Stores, settings: Settings, clock: MovableClock, hdf5_file: Callable[..., bytes]
+) -> None:
+    expired = service.store_ready(hdf5_file(), "t1", stores, settings)
+    clock.advance(settings.file_lifetime_seconds)
+    ready = service.store_ready(hdf5_file(), "t1", stores, settings)
+    foreign = service.store_ready(hdf5_file(), "someone-else", stores, settings)
+    unknown = str(uuid.uuid4())
+
+    with pytest.raises(NotFoundError) as raised:
+        service.get_ready_many([ready.file_id, expired.file_id, foreign.file_id, unknown], "t1", stores)
+
+    assert raised.value.detail == f"files not found: {expired.file_id}, {foreign.file_id}, {unknown}"
+
+
+def test_get_ready_many_refuses_a_file_that_is_not_ready(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    ready = service.store_ready(hdf5_file(), "t1", stores, settings)
+    pending = service.start_upload(UploadCreate(size=10), "t1", stores, settings)
+
+    with pytest.raises(NotReadyError, match=f"file {pending.file_id} is PENDING"):
+        service.get_ready_many([ready.file_id, pending.file_id], "t1", stores)
+
+
 def test_read_file_refuses_pending_file(stores: Stores, settings: Settings) -> None:
     upload = service.start_upload(UploadCreate(size=10), "t1", stores, settings)
 
@@ -197,107 +239,38 @@ def test_delete_file_aborts_unfinished_multipart_upload(stores: Stores, settings
     assert boto3.client("s3").list_multipart_uploads(Bucket=settings.data_bucket).get("Uploads", []) == []
 
 
+class _Machine:
+    """Stands in for the execution state machine: accepting starts a run that nothing runs."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def start(self, name: str, payload: dict[str, Any]) -> None:
+        self.started.append(name)
+
+
+def _accept_execution(stores: Stores, inputs: list[FileRecord]) -> ExecutionRecord:
+    """A PENDING execution holding ``inputs``, accepted as the API accepts one (record and holds in one
+    transaction)."""
+    now = stores.clock()
+    record = ExecutionRecord(
+        execution_id=str(uuid.uuid4()),
+        tenant=TENANT,
+        algorithm_id="algorithm-1",
+        input_dataset_ids=[f.file_id for f in inputs],
+        created_at=now,
+        expires_at=int(now) + 86_400,
+        plan=job_plan(),
+    )
+    jobs.accept(record, stores.executions, inputs, _Machine(), {}, stores)  # type: ignore[arg-type]
+    return record
+
+
 def _held_input(stores: Stores, settings: Settings, body: bytes) -> tuple[str, str]:
     """A READY file of the workers' tenant and a PENDING execution holding it: (file id, execution id)."""
     record = service.store_ready(body, TENANT, stores, settings)
-    execution = new_execution(stores, "algorithm-1", [record.file_id])
-    service.hold_inputs(execution.execution_id, [record.file_id], stores)
+    execution = _accept_execution(stores, [record])
     return record.file_id, execution.execution_id
-
-
-def test_hold_inputs_keeps_file_to_the_ceiling_and_tags_it_held(
-    stores: Stores, settings: Settings, clock: MovableClock, hdf5_file: Callable[..., bytes]
-) -> None:
-    record = service.store_ready(hdf5_file(), "t1", stores, settings)
-
-    service.hold_inputs("e1", [record.file_id, record.file_id], stores)
-
-    held = stores.files.get(record.file_id)
-    assert (held.held_by, held.expires_at) == ({"e1"}, int(clock()) + service.HOLD_CEILING_SECONDS)
-    assert _tags(settings, record.s3_key) == {"stratus-lifetime": "held"}
-
-
-def test_hold_inputs_rejects_deleted_file(
-    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
-) -> None:
-    record = service.store_ready(hdf5_file(), "t1", stores, settings)
-    service.delete_file(record.file_id, "t1", stores)
-
-    with pytest.raises(NotFoundError):
-        service.hold_inputs("e1", [record.file_id], stores)
-
-
-def test_release_inputs_gives_back_expiry_and_temporary_tag(
-    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
-) -> None:
-    record = service.store_ready(hdf5_file(), "t1", stores, settings)
-    service.hold_inputs("e1", [record.file_id], stores)
-
-    service.release_inputs("e1", [record.file_id], stores)
-
-    assert stores.files.get(record.file_id) == record
-    assert _tags(settings, record.s3_key) == {"stratus-lifetime": "temporary"}
-
-
-def test_release_inputs_keeps_file_held_by_another_execution(
-    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
-) -> None:
-    record = service.store_ready(hdf5_file(), "t1", stores, settings)
-    service.hold_inputs("e1", [record.file_id], stores)
-    service.hold_inputs("e2", [record.file_id], stores)
-
-    service.release_inputs("e1", [record.file_id], stores)
-
-    assert stores.files.get(record.file_id).held_by == {"e2"}
-    assert _tags(settings, record.s3_key) == {"stratus-lifetime": "held"}
-
-
-def test_release_inputs_twice_is_harmless(
-    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
-) -> None:
-    record = service.store_ready(hdf5_file(), "t1", stores, settings)
-    service.hold_inputs("e1", [record.file_id], stores)
-    service.release_inputs("e1", [record.file_id], stores)
-
-    service.release_inputs("e1", [record.file_id], stores)
-
-    assert stores.files.get(record.file_id) == record
-
-
-def test_release_inputs_retags_a_file_held_again_meanwhile(
-    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    record = service.store_ready(hdf5_file(), "t1", stores, settings)
-    service.hold_inputs("e1", [record.file_id], stores)
-    release = stores.files.release
-
-    def release_then_hold(file_id: str, holder: str) -> object:
-        released = release(file_id, holder)
-        service.hold_inputs("e2", [file_id], stores)  # lands between e1's release and its retag
-        return released
-
-    monkeypatch.setattr(stores.files, "release", release_then_hold)
-
-    service.release_inputs("e1", [record.file_id], stores)
-
-    assert stores.files.get(record.file_id).held_by == {"e2"}
-    assert _tags(settings, record.s3_key) == {"stratus-lifetime": "held"}
-
-
-def test_release_inputs_ignores_file_deleted_meanwhile(
-    stores: Stores, settings: Settings, clock: MovableClock, hdf5_file: Callable[..., bytes]
-) -> None:
-    record = service.store_ready(hdf5_file(), "t1", stores, settings)
-    service.hold_inputs("e1", [record.file_id], stores)
-    # The hold ran out and DynamoDB's TTL sweep and the lifecycle rule took the file.
-    clock.advance(service.HOLD_CEILING_SECONDS)
-    table = boto3.resource("dynamodb").Table(settings.table_name)
-    table.delete_item(Key=file_key(record.file_id))
-    stores.objects.delete(record.s3_key)
-
-    service.release_inputs("e1", [record.file_id], stores)
-
-    assert "Item" not in table.get_item(Key=file_key(record.file_id))
 
 
 def test_delete_file_refuses_input_of_running_execution(
@@ -305,7 +278,7 @@ def test_delete_file_refuses_input_of_running_execution(
 ) -> None:
     file_id, execution_id = _held_input(stores, settings, hdf5_file())
 
-    with pytest.raises(FileInUseError, match=execution_id):
+    with pytest.raises(FileInUseError, match=f"execution#{execution_id}"):
         service.delete_file(file_id, TENANT, stores)
     assert stores.objects.exists(stores.files.get(file_id).s3_key)
 
@@ -314,6 +287,7 @@ def test_delete_file_drops_hold_of_ended_execution(
     stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
 ) -> None:
     file_id, execution_id = _held_input(stores, settings, hdf5_file())
+    s3_key = stores.files.get(file_id).s3_key
     # Ended without releasing its inputs (a lost release).
     stores.executions.fail(execution_id, ExecutionError(type="RuntimeError", message="lost"))
 
@@ -321,27 +295,20 @@ def test_delete_file_drops_hold_of_ended_execution(
 
     with pytest.raises(NotFoundError):
         stores.files.get(file_id)
+    with pytest.raises(NotFoundError):
+        stores.objects.size(s3_key)
 
 
-def test_held_lifecycle_rule_outlasts_file_life_plus_hold() -> None:
-    template = load_template(TEMPLATE)
-    parameters = template["Parameters"]
-    rules = template["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
-    hold_days = service.HOLD_CEILING_SECONDS / 86_400
+def test_delete_file_refuses_file_of_a_sample_until_the_sample_is_deleted(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = service.store_ready(hdf5_file(), TENANT, stores, settings)
+    sample = samples.create(SampleCreate(files=[{"input": [record.file_id]}]), TENANT, stores)
 
-    held = next(r for r in rules if r.get("TagFilters") == [{"Key": "stratus-lifetime", "Value": "held"}])
+    with pytest.raises(FileInUseError, match=f"sample#{sample.sample_id}"):
+        service.delete_file(record.file_id, TENANT, stores)
+    samples.delete(sample.sample_id, TENANT, stores)
+    service.delete_file(record.file_id, TENANT, stores)
 
-    assert held["ExpirationInDays"] == {"Ref": "HeldFileLifetimeDays"}
-    for bound in ("Default", "MaxValue"):
-        assert parameters["HeldFileLifetimeDays"][bound] >= parameters["FileLifetimeDays"][bound] + hold_days
-
-
-def test_longest_execution_fits_in_the_hold() -> None:
-    template = load_template(TEMPLATE)
-    attempts = max(
-        resource["Properties"]["RetryStrategy"]["Attempts"]
-        for resource in template["Resources"].values()
-        if resource["Type"] == "AWS::Batch::JobDefinition"
-    )
-
-    assert attempts * template["Parameters"]["JobTimeoutSeconds"]["MaxValue"] < service.HOLD_CEILING_SECONDS
+    with pytest.raises(NotFoundError):
+        stores.files.get(record.file_id)

@@ -9,9 +9,13 @@ import pytest
 from stratus.errors import AlreadyExistsError, ConflictError, IllegalTransitionError, NotFoundError
 from stratus.models.executions import ExecutionError, ExecutionRecord, ExecutionStatus
 from stratus.stores import Stores
-from stratus.stores.executions import MAX_LOG_BYTES, TRUNCATION_MARKER, bounded_log
+from stratus.stores.jobs import LOG_TAIL_BYTES as MAX_LOG_BYTES
+from stratus.stores.jobs import TRUNCATION_MARKER, bounded_log
+
+from tests.conftest import job_plan
 
 LIFETIME = 86_400
+STOPPED = "Execution stopped."
 
 
 def _record(clock_now: float, tenant: str = "t1") -> ExecutionRecord:
@@ -24,6 +28,7 @@ def _record(clock_now: float, tenant: str = "t1") -> ExecutionRecord:
         session_token="session-1",
         created_at=clock_now,
         expires_at=int(clock_now) + LIFETIME,
+        plan=job_plan(),
     )
 
 
@@ -31,7 +36,7 @@ def _running(stores: Stores, clock) -> ExecutionRecord:
     record = _record(clock())
     stores.executions.create(record)
     stores.executions.mark_started(record.execution_id)
-    return stores.executions.mark_running(record.execution_id, "cpu")
+    return stores.executions.mark_running(record.execution_id, {"resolved_execution_device": "cpu"})
 
 
 def test_create_then_get_round_trips(stores: Stores, clock) -> None:
@@ -73,7 +78,7 @@ def test_mark_started_then_running_records_time_and_device(stores: Stores, clock
     stores.executions.create(record)
 
     stores.executions.mark_started(record.execution_id)
-    running = stores.executions.mark_running(record.execution_id, "cuda")
+    running = stores.executions.mark_running(record.execution_id, {"resolved_execution_device": "cuda"})
 
     assert running.status is ExecutionStatus.RUNNING
     assert running.time_started == clock()
@@ -85,7 +90,7 @@ def test_mark_running_rejects_pending_execution(stores: Stores, clock) -> None:
     stores.executions.create(record)
 
     with pytest.raises(IllegalTransitionError):
-        stores.executions.mark_running(record.execution_id, "cpu")
+        stores.executions.mark_running(record.execution_id, {"resolved_execution_device": "cpu"})
 
 
 def test_finish_records_outputs_and_full_progress(stores: Stores, clock) -> None:
@@ -104,7 +109,7 @@ def test_mark_running_rejects_completed_execution(stores: Stores, clock) -> None
     stores.executions.finish(running.execution_id, [])
 
     with pytest.raises(IllegalTransitionError):
-        stores.executions.mark_running(running.execution_id, "cpu")
+        stores.executions.mark_running(running.execution_id, {"resolved_execution_device": "cpu"})
 
 
 def test_transition_of_expired_execution_is_not_found(stores: Stores, clock) -> None:
@@ -126,7 +131,7 @@ def test_set_progress_updates_active_execution(stores: Stores, clock) -> None:
 
 def test_set_progress_rejects_finished_execution(stores: Stores, clock) -> None:
     running = _running(stores, clock)
-    stores.executions.stop(running.execution_id)
+    stores.executions.stop(running.execution_id, STOPPED)
 
     with pytest.raises(IllegalTransitionError):
         stores.executions.set_progress(running.execution_id, 0.5)
@@ -166,10 +171,10 @@ def test_stop_ends_pending_execution(stores: Stores, clock) -> None:
     record = _record(clock())
     stores.executions.create(record)
 
-    stopped = stores.executions.stop(record.execution_id)
+    stopped = stores.executions.stop(record.execution_id, STOPPED)
 
     assert stopped.status is ExecutionStatus.STOPPED
-    assert "Execution stopped." in stopped.log
+    assert STOPPED in stopped.log
 
 
 def test_finish_and_stop_racing_end_in_exactly_one_final_status(stores: Stores, clock) -> None:
@@ -189,7 +194,9 @@ def test_finish_and_stop_racing_end_in_exactly_one_final_status(stores: Stores, 
         threading.Thread(
             target=attempt, args=("finish", lambda: stores.executions.finish(running.execution_id, []))
         ),
-        threading.Thread(target=attempt, args=("stop", lambda: stores.executions.stop(running.execution_id))),
+        threading.Thread(
+            target=attempt, args=("stop", lambda: stores.executions.stop(running.execution_id, STOPPED))
+        ),
     ]
     for thread in threads:
         thread.start()
@@ -296,7 +303,68 @@ def test_finish_with_lines_writes_them_with_the_status(stores: Stores, clock) ->
 
 def test_finish_with_lines_rejects_stopped_execution(stores: Stores, clock) -> None:
     running = _running(stores, clock)
-    stores.executions.stop(running.execution_id)
+    stores.executions.stop(running.execution_id, STOPPED)
 
     with pytest.raises(IllegalTransitionError):
         stores.executions.finish(running.execution_id, ["file-9"], ["INFO done"], known=running)
+
+
+def test_mark_running_records_its_time_and_values(stores: Stores, clock) -> None:
+    record = _record(clock())
+    stores.executions.create(record)
+    stores.executions.mark_started(record.execution_id)
+    clock.advance(5)
+
+    running = stores.executions.mark_running(record.execution_id, {"resolved_execution_device": "cuda:1"})
+
+    assert running.time_running == clock()
+    assert running.time_started == clock() - 5
+    assert running.resolved_execution_device == "cuda:1"
+
+
+def test_set_progress_records_values_with_the_progress(stores: Stores, clock) -> None:
+    running = _running(stores, clock)
+
+    updated = stores.executions.set_progress(running.execution_id, 0.25, {"output_dataset_ids": ["out-1"]})
+
+    assert (updated.progress, updated.output_dataset_ids) == (0.25, ["out-1"])
+
+
+def test_fail_clears_outputs_written_before(stores: Stores, clock) -> None:
+    running = _running(stores, clock)
+    stores.executions.set_progress(running.execution_id, 0.5, {"output_dataset_ids": ["out-1"]})
+
+    failed = stores.executions.fail(running.execution_id, ExecutionError(type="RuntimeError", message="boom"))
+
+    assert failed.output_dataset_ids == []
+    assert stores.executions.get(running.execution_id).output_dataset_ids == []
+
+
+def test_list_recent_filters_by_status_and_algorithm(stores: Stores, clock) -> None:
+    pending = _record(clock())
+    stores.executions.create(pending)
+    other = _record(clock()).model_copy(update={"algorithm_id": "algorithm-2"})
+    stores.executions.create(other)
+    running = _running(stores, clock)
+
+    by_status, _ = stores.executions.list_recent("t1", 10, None, ExecutionStatus.RUNNING)
+    by_algorithm, _ = stores.executions.list_recent("t1", 10, None, match={"algorithm_id": "algorithm-2"})
+    both, _ = stores.executions.list_recent(
+        "t1", 10, None, ExecutionStatus.PENDING, match={"algorithm_id": "algorithm-1"}
+    )
+    unfiltered, _ = stores.executions.list_recent("t1", 10, None, match={"algorithm_id": None})
+
+    assert [r.execution_id for r in by_status] == [running.execution_id]
+    assert [r.execution_id for r in by_algorithm] == [other.execution_id]
+    assert [r.execution_id for r in both] == [pending.execution_id]
+    assert len(unfiltered) == 3
+
+
+def test_log_lines_count_every_line_while_the_tail_is_bounded(stores: Stores, clock) -> None:
+    running = _running(stores, clock)
+
+    for _ in range(40):
+        record = stores.executions.append_log(running.execution_id, ["x" * 1000] * 10)
+
+    assert record.log_lines == 400
+    assert len(record.log.encode()) <= MAX_LOG_BYTES

@@ -1,4 +1,5 @@
-"""FileStore: conditional creates and transitions, expiry on read, tenant scoping, cursor pages, holds."""
+"""FileStore: conditional creates and transitions, expiry on read, tenant scoping, batched reads, cursor
+pages, hold writes, releases and deletes of unheld files."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uuid
 
 import boto3
 import pytest
+from boto3.dynamodb.conditions import Attr
 from stratus.errors import (
     AlreadyExistsError,
     FileInUseError,
@@ -17,7 +19,7 @@ from stratus.errors import (
 from stratus.models import FileRecord, FileStatus
 from stratus.settings import Settings
 from stratus.stores import Stores
-from stratus.stores.files import file_key
+from stratus.stores.base import record_key
 
 LIFETIME = 86_400
 CEILING = 2 * 86_400
@@ -149,6 +151,40 @@ def test_delete_refuses_other_tenant(stores: Stores, clock) -> None:
     assert stores.files.get(record.file_id).file_id == record.file_id
 
 
+def test_delete_with_failing_condition_is_not_found_and_keeps_file(stores: Stores, clock) -> None:
+    record = _record(clock())
+    stores.files.create(record)
+
+    with pytest.raises(NotFoundError):
+        stores.files.delete(record.file_id, "t1", Attr("status").eq(FileStatus.READY.value))
+    assert stores.files.get(record.file_id) == record
+
+
+def test_get_many_reads_live_files_of_the_tenant(stores: Stores, clock) -> None:
+    old = _record(clock())
+    stores.files.create(old)
+    clock.advance(LIFETIME - 10)
+    fresh, foreign = _record(clock()), _record(clock(), tenant="someone-else")
+    stores.files.create(fresh)
+    stores.files.create(foreign)
+    clock.advance(20)
+    missing = str(uuid.uuid4())
+
+    found = stores.files.get_many([fresh.file_id, old.file_id, foreign.file_id, missing, fresh.file_id], "t1")
+
+    assert found == {fresh.file_id: fresh}
+
+
+def test_get_many_reads_more_than_one_batch(stores: Stores, clock) -> None:
+    records = [_record(clock()) for _ in range(130)]
+    for record in records:
+        stores.files.create(record)
+
+    found = stores.files.get_many([r.file_id for r in records], "t1")
+
+    assert found == {r.file_id: r for r in records}
+
+
 def test_list_recent_pages_newest_first_with_cursor(stores: Stores, clock) -> None:
     created = []
     for _ in range(5):
@@ -202,12 +238,22 @@ def _ready(stores: Stores, clock, lifetime: int = LIFETIME) -> FileRecord:
     return record
 
 
+def _hold(stores: Stores, file_id: str, holder: str, until: int) -> FileRecord:
+    """Hold a file as the services do: read it, write the hold on that read's guess, and read again
+    when the guess was wrong (another hold moved the expiry in between)."""
+    for _ in range(20):
+        record = stores.files.get(file_id)
+        if stores.files.transact([stores.files.hold_write(record, holder, until)]) is None:
+            return stores.files.get(file_id)
+    pytest.fail(f"the hold of {file_id} by {holder} kept failing")
+
+
 def test_hold_keeps_file_live_past_its_own_expiry(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
 
     until = int(clock()) + CEILING
 
-    held = stores.files.hold(record.file_id, "e1", until)
+    held = _hold(stores, record.file_id, "e1", until)
     clock.advance(LIFETIME + 1)
 
     assert stores.files.get(record.file_id) == held
@@ -217,7 +263,7 @@ def test_hold_keeps_file_live_past_its_own_expiry(stores: Stores, clock) -> None
 def test_hold_leaves_a_later_own_expiry_alone(stores: Stores, clock) -> None:
     record = _ready(stores, clock, lifetime=10 * 86_400)
 
-    held = stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    held = _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
 
     assert (held.expires_at, held.own_expires_at, held.held_by) == (
         record.expires_at,
@@ -228,7 +274,7 @@ def test_hold_leaves_a_later_own_expiry_alone(stores: Stores, clock) -> None:
 
 def test_hold_is_bounded_by_its_ceiling(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
-    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
 
     clock.advance(CEILING)
 
@@ -238,39 +284,76 @@ def test_hold_is_bounded_by_its_ceiling(stores: Stores, clock) -> None:
 
 def test_hold_twice_by_one_execution_is_one_hold(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
-    first = stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    first = _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
 
-    again = stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    again = _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
 
     assert again == first
 
 
 def test_hold_by_second_execution_keeps_first_own_expiry(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
-    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
     clock.advance(3600)
 
-    held = stores.files.hold(record.file_id, "e2", int(clock()) + CEILING)
+    held = _hold(stores, record.file_id, "e2", int(clock()) + CEILING)
 
     assert held.held_by == {"e1", "e2"}
     assert (held.own_expires_at, held.expires_at) == (record.expires_at, int(clock()) + CEILING)
 
 
+def test_hold_on_a_stale_read_fails_rather_than_shorten_the_expiry(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    later = _hold(stores, record.file_id, "e2", int(clock()) + CEILING + 3600)
+
+    # Read before e2's hold: guesses that the hold moves the expiry out, to before where e2 put it.
+    reasons = stores.files.transact([stores.files.hold_write(record, "e1", int(clock()) + CEILING)])
+
+    assert reasons == ["ConditionalCheckFailed"]
+    assert stores.files.get(record.file_id) == later
+
+
 @pytest.mark.parametrize("gone", ["expired", "deleted"])
-def test_hold_rejects_file_that_is_gone(stores: Stores, clock, gone: str) -> None:
+def test_hold_rejects_file_that_is_gone(stores: Stores, settings: Settings, clock, gone: str) -> None:
     record = _ready(stores, clock)
     if gone == "expired":
         clock.advance(LIFETIME)
     else:
         stores.files.delete(record.file_id, "t1")
 
+    reasons = stores.files.transact([stores.files.hold_write(record, "e1", int(clock()) + CEILING)])
+
+    assert reasons == ["ConditionalCheckFailed"]
     with pytest.raises(NotFoundError):
-        stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+        stores.files.get(record.file_id)
+    if gone == "deleted":
+        table = boto3.resource("dynamodb").Table(settings.table_name)
+        assert "Item" not in table.get_item(Key=record_key("file", record.file_id))  # nothing created
+
+
+def test_hold_rejects_file_that_is_not_ready(stores: Stores, clock) -> None:
+    record = _record(clock())
+    stores.files.create(record)
+
+    reasons = stores.files.transact([stores.files.hold_write(record, "e1", int(clock()) + CEILING)])
+
+    assert reasons == ["ConditionalCheckFailed"]
+    assert stores.files.get(record.file_id) == record
+
+
+def test_hold_rejects_file_of_another_tenant(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    forged = record.model_copy(update={"tenant": "someone-else"})
+
+    reasons = stores.files.transact([stores.files.hold_write(forged, "e1", int(clock()) + CEILING)])
+
+    assert reasons == ["ConditionalCheckFailed"]
+    assert stores.files.get(record.file_id) == record
 
 
 def test_release_by_last_holder_restores_own_expiry(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
-    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
 
     released = stores.files.release(record.file_id, "e1")
 
@@ -280,8 +363,8 @@ def test_release_by_last_holder_restores_own_expiry(stores: Stores, clock) -> No
 
 def test_release_keeps_file_held_by_another_execution(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
-    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
-    stores.files.hold(record.file_id, "e2", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "e2", int(clock()) + CEILING)
 
     released = stores.files.release(record.file_id, "e1")
     clock.advance(LIFETIME + 1)
@@ -292,8 +375,8 @@ def test_release_keeps_file_held_by_another_execution(stores: Stores, clock) -> 
 
 def test_release_twice_is_harmless(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
-    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
-    stores.files.hold(record.file_id, "e2", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "e2", int(clock()) + CEILING)
     first = stores.files.release(record.file_id, "e1")
 
     again = stores.files.release(record.file_id, "e1")
@@ -304,7 +387,7 @@ def test_release_twice_is_harmless(stores: Stores, clock) -> None:
 
 def test_release_after_own_expiry_lets_file_expire_at_once(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
-    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
     clock.advance(LIFETIME + 1)
 
     stores.files.release(record.file_id, "e1")
@@ -321,7 +404,8 @@ def test_release_of_deleted_file_is_a_no_op(stores: Stores, settings: Settings, 
 
     assert released is None
     table = boto3.resource("dynamodb").Table(settings.table_name)
-    assert "Item" not in table.get_item(Key=file_key(record.file_id))  # the failed write created nothing
+    # The failed write created nothing.
+    assert "Item" not in table.get_item(Key=record_key("file", record.file_id))
 
 
 def test_concurrent_holds_lose_no_holder(stores: Stores, clock) -> None:
@@ -332,7 +416,7 @@ def test_concurrent_holds_lose_no_holder(stores: Stores, clock) -> None:
 
     def hold(holder: str) -> None:
         barrier.wait()
-        stores.files.hold(record.file_id, holder, until)
+        _hold(stores, record.file_id, holder, until)
 
     threads = [threading.Thread(target=hold, args=(h,)) for h in holders]
 
@@ -351,12 +435,12 @@ def test_concurrent_holds_and_releases_end_consistent(stores: Stores, clock, kee
     holders = [f"e{i}" for i in range(8)]
     until = int(clock()) + CEILING
     if keeper:
-        stores.files.hold(record.file_id, "keeper", until)
+        _hold(stores, record.file_id, "keeper", until)
     barrier = threading.Barrier(len(holders))
 
     def hold_then_release(holder: str) -> None:
         barrier.wait()
-        stores.files.hold(record.file_id, holder, until)
+        _hold(stores, record.file_id, holder, until)
         stores.files.release(record.file_id, holder)
 
     threads = [threading.Thread(target=hold_then_release, args=(h,)) for h in holders]
@@ -372,18 +456,48 @@ def test_concurrent_holds_and_releases_end_consistent(stores: Stores, clock, kee
     assert stores.files.get(record.file_id) == record
 
 
-def test_delete_refuses_held_file(stores: Stores, clock) -> None:
+def test_delete_unheld_removes_unheld_file(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
-    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
 
-    with pytest.raises(FileInUseError):
-        stores.files.delete(record.file_id, "t1")
-    assert stores.files.get(record.file_id).held_by == {"e1"}
+    deleted = stores.files.delete_unheld(record.file_id, "t1")
+
+    assert deleted == record
+    with pytest.raises(NotFoundError):
+        stores.files.get(record.file_id)
 
 
-def test_delete_of_held_file_hides_it_from_other_tenant(stores: Stores, clock) -> None:
+def test_delete_unheld_refuses_held_file_naming_its_holders(stores: Stores, clock) -> None:
     record = _ready(stores, clock)
-    stores.files.hold(record.file_id, "e1", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "execution#e1", int(clock()) + CEILING)
+    _hold(stores, record.file_id, "sample#s1", int(clock()) + CEILING)
+
+    with pytest.raises(FileInUseError, match="execution#e1, sample#s1"):
+        stores.files.delete_unheld(record.file_id, "t1")
+    assert stores.files.get(record.file_id).held_by == {"execution#e1", "sample#s1"}
+
+
+def test_delete_unheld_of_released_file_succeeds(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
+    stores.files.release(record.file_id, "e1")
+
+    assert stores.files.delete_unheld(record.file_id, "t1") == record
+
+
+def test_delete_unheld_of_held_file_hides_it_from_other_tenant(stores: Stores, clock) -> None:
+    record = _ready(stores, clock)
+    _hold(stores, record.file_id, "e1", int(clock()) + CEILING)
 
     with pytest.raises(NotFoundError):
-        stores.files.delete(record.file_id, "someone-else")
+        stores.files.delete_unheld(record.file_id, "someone-else")
+
+
+@pytest.mark.parametrize("gone", ["expired", "missing"])
+def test_delete_unheld_of_file_that_is_gone_is_not_found(stores: Stores, clock, gone: str) -> None:
+    record = _ready(stores, clock)
+    if gone == "expired":
+        clock.advance(LIFETIME)
+    file_id = record.file_id if gone == "expired" else str(uuid.uuid4())
+
+    with pytest.raises(NotFoundError):
+        stores.files.delete_unheld(file_id, "t1")

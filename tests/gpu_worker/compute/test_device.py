@@ -1,11 +1,12 @@
-"""Device resolution: cuda only when present, supported and not refused; otherwise cpu."""
+"""The worker's device: the plan's cuda on a card when one is present, else cpu."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from stratus.models.jobs import DevicePlan
 
-from gpu_worker.compute.device import resolve_device
+from gpu_worker.compute.device import runtime_device
 
 
 @pytest.fixture
@@ -14,50 +15,21 @@ def cuda_present(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
 
 
-@pytest.mark.parametrize("requested", [None, "cpu", "gpu", "cuda", "cuda:0"])
-def test_resolve_device_picks_cpu_without_a_gpu(
-    monkeypatch: pytest.MonkeyPatch, requested: str | None
-) -> None:
+def test_runtime_device_falls_back_to_cpu_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
-    device = resolve_device(["cpu", "gpu"], requested)
+    device = runtime_device(DevicePlan(kind="cuda"))
 
     assert device == torch.device("cpu")
 
 
-@pytest.mark.parametrize(
-    ("requested", "expected"),
-    [
-        (None, torch.device("cuda")),
-        ("gpu", torch.device("cuda")),
-        ("CUDA", torch.device("cuda")),
-        ("cuda:1", torch.device("cuda", 1)),
-        ("cuda:7", torch.device("cuda")),
-    ],
-)
-def test_resolve_device_honours_a_gpu_request(
-    cuda_present: None, requested: str | None, expected: torch.device
-) -> None:
-    device = resolve_device(["cpu", "gpu"], requested)
-
-    assert device == expected
+def test_runtime_device_uses_the_planned_card(cuda_present: None) -> None:
+    assert runtime_device(DevicePlan(kind="cuda", index=1)) == torch.device("cuda", 1)
 
 
-def test_resolve_device_honours_a_cpu_request(cuda_present: None) -> None:
-    device = resolve_device(["cpu", "cuda"], "cpu")
-
-    assert device == torch.device("cpu")
+def test_runtime_device_ignores_a_card_that_is_not_there(cuda_present: None) -> None:
+    assert runtime_device(DevicePlan(kind="cuda", index=7)) == torch.device("cuda")
 
 
-def test_resolve_device_keeps_cpu_only_algorithms_on_cpu(cuda_present: None) -> None:
-    device = resolve_device(["cpu"], "gpu")
-
-    assert device == torch.device("cpu")
-
-
-@pytest.mark.parametrize(
-    ("supported", "requested"), [(["cpu"], "tpu"), (["cpu", "mps"], None), (["gpu"], "cuda:x")]
-)
-def test_resolve_device_rejects_unknown_names(supported: list[str], requested: str | None) -> None:
-    with pytest.raises(ValueError, match="device"):
-        resolve_device(supported, requested)
+def test_runtime_device_keeps_cpu_plans_on_cpu(cuda_present: None) -> None:
+    assert runtime_device(DevicePlan(kind="cpu")) == torch.device("cpu")

@@ -1,4 +1,4 @@
-"""Import a package's Runner in a namespace of its own, `compox.algorithm_utils` served by our runtime."""
+"""Import a package's Runner in a namespace of its own, Compox's modules served by our runtime."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stratus.algorithms.runtime import context, io_schemas, runners, typed
+from stratus.algorithms.runtime import context, io_schemas, runners, training, typed
 from stratus.algorithms.runtime.runners import BaseRunner
 from stratus.errors import InvalidInputError
 
@@ -36,6 +36,9 @@ COMPOX_MODULES: dict[str, types.ModuleType] = {
     "algorithm_utils.Image2EmbeddingRunner": typed,
     "algorithm_utils.Image2AlignmentRunner": typed,
     "algorithm_utils.Image2MultiRegionSegmentationRunner": typed,
+    "training.TrainingDataset": training,
+    "training.TrainingSample": training,
+    "training.SampleManifest": training,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from stratus.api.errors import install_error_handlers
-from stratus.api.routes import algorithms, executions, files, health
+from stratus.api.routes import algorithms, checkpoints, executions, files, health, samples, trainings
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores, build_stores
 
@@ -27,4 +27,7 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     app.include_router(files.router, prefix=API_PREFIX)
     app.include_router(algorithms.router, prefix=API_PREFIX)
     app.include_router(executions.router, prefix=API_PREFIX)
+    app.include_router(samples.router, prefix=API_PREFIX)
+    app.include_router(trainings.router, prefix=API_PREFIX)
+    app.include_router(checkpoints.router, prefix=API_PREFIX)
     return app

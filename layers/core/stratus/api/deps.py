@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 
 from stratus import aws
 from stratus.models.executions import ExecutionRecord
@@ -46,6 +46,17 @@ CallerDep = Annotated[Caller, Depends(_caller)]
 # A list route's page: at most 100 items, continued with the previous page's opaque next_cursor.
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 CursorQuery = Annotated[str | None, Query(max_length=2048, description="The previous page's next_cursor")]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retries with the same key and body return the first request's job",
+    ),
+]
+LogFromQuery = Annotated[int, Query(ge=0, description="The first line to return (lines count from 0)")]
+LogLimitQuery = Annotated[int, Query(ge=1, le=5000, description="Lines per page")]
 FileIdPath = Annotated[str, Path(pattern=FILE_ID_PATTERN, description="A file id (uuid4)")]
 
 
@@ -70,5 +81,13 @@ async def _execution_machine(settings: SettingsDep) -> StateMachineStore:
     return StateMachineStore(aws.client("stepfunctions"), settings.execution_state_machine_arn)
 
 
+async def _training_machine(settings: SettingsDep) -> StateMachineStore:
+    if settings.training_state_machine_arn is None:
+        # A deployment error, not the client's: answered as a 500 and logged.
+        raise RuntimeError("TRAINING_STATE_MACHINE_ARN is not set")
+    return StateMachineStore(aws.client("stepfunctions"), settings.training_state_machine_arn)
+
+
 ExecutionDep = Annotated[ExecutionRecord, Depends(_execution)]
 ExecutionMachineDep = Annotated[StateMachineStore, Depends(_execution_machine)]
+TrainingMachineDep = Annotated[StateMachineStore, Depends(_training_machine)]

@@ -79,8 +79,9 @@ def _start_api(stack: LocalStack, host: str, port: int) -> subprocess.Popen[byte
         env={
             **os.environ,
             **stack.environment,
-            # ApiFunction's own variable in template.yaml; the stack's environment holds the Globals only.
+            # ApiFunction's own variables in template.yaml; the stack's environment holds the Globals only.
             "EXECUTION_STATE_MACHINE_ARN": stack.state_machines["ExecutionStateMachine"],
+            "TRAINING_STATE_MACHINE_ARN": stack.state_machines["TrainingStateMachine"],
         },
         preexec_fn=die_with_parent,  # noqa: PLW1509  # spawned before any thread exists
     )

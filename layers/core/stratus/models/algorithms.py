@@ -32,6 +32,7 @@ class AlgorithmVersionRecord(BaseModel):
     code_key: str = Field(description="S3 key of the package's code files (a zip without assets)")
     assets: dict[str, str] = Field(description="Asset path (files/...) → sha256 of its content")
     metadata: dict[str, Any]
+    trainable: bool = Field(default=False, description="Whether the Runner defines train()")
     created_at: float
 
 

@@ -3,58 +3,50 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stratus.models.jobs import (
+    ACTIVE_STATUSES,
+    JOB_TRANSITIONS,
+    JobError,
+    JobRecord,
+    JobStatus,
+    JobStopped,
+    StrictTask,
+    TaskFailure,
+    is_terminal,
+    iso,
+    sources_of,
+)
 
-class ExecutionStatus(StrEnum):
-    """Compox's execution statuses; COMPLETED, FAILED and STOPPED are final."""
+__all__ = [
+    "ACTIVE_STATUSES",
+    "EXECUTION_TRANSITIONS",
+    "Execution",
+    "ExecutionCreate",
+    "ExecutionError",
+    "ExecutionInput",
+    "ExecutionPage",
+    "ExecutionRecord",
+    "ExecutionStarted",
+    "ExecutionStatus",
+    "ExecutionStopped",
+    "ExecutionTask",
+    "ExecutionTaskResult",
+    "FinalizeTask",
+    "MarkFailedTask",
+    "MarkStartedTask",
+    "TaskFailure",
+    "is_terminal",
+    "sources_of",
+]
 
-    PENDING = "PENDING"
-    STARTED = "STARTED"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    STOPPED = "STOPPED"
-
-
-# The allowed status changes, source → targets; everything else is an IllegalTransitionError.
-# COMPLETED only from RUNNING: the runtime marks RUNNING as it enters the first hook (as Compox does).
-EXECUTION_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
-    ExecutionStatus.PENDING: frozenset(
-        {ExecutionStatus.STARTED, ExecutionStatus.FAILED, ExecutionStatus.STOPPED}
-    ),
-    ExecutionStatus.STARTED: frozenset(
-        {ExecutionStatus.RUNNING, ExecutionStatus.FAILED, ExecutionStatus.STOPPED}
-    ),
-    ExecutionStatus.RUNNING: frozenset(
-        {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.STOPPED}
-    ),
-    ExecutionStatus.COMPLETED: frozenset(),
-    ExecutionStatus.FAILED: frozenset(),
-    ExecutionStatus.STOPPED: frozenset(),
-}
-# Progress is recorded only while the algorithm may still be working.
-ACTIVE_STATUSES = frozenset({ExecutionStatus.STARTED, ExecutionStatus.RUNNING})
-
-
-def sources_of(target: ExecutionStatus) -> frozenset[ExecutionStatus]:
-    """Statuses from which ``target`` may be reached."""
-    return frozenset(s for s, targets in EXECUTION_TRANSITIONS.items() if target in targets)
-
-
-def is_terminal(status: ExecutionStatus) -> bool:
-    """Whether no status change can follow ``status``."""
-    return not EXECUTION_TRANSITIONS[status]
-
-
-class ExecutionError(BaseModel):
-    """Why an execution failed, for clients that branch on it (the traceback is in the log)."""
-
-    type: str = Field(description="The exception's class name, e.g. RuntimeError or NotFoundError")
-    message: str
+# Executions share the job model with trainings (models.jobs); the names stay for Compox-shaped code.
+ExecutionStatus = JobStatus
+ExecutionError = JobError
+EXECUTION_TRANSITIONS = JOB_TRANSITIONS
 
 
 class ExecutionCreate(BaseModel):
@@ -71,63 +63,46 @@ class ExecutionCreate(BaseModel):
     session_token: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,128}$")
 
 
-class ExecutionRecord(BaseModel):
-    """An execution as stored in the table (internal); times are epoch seconds."""
+class ExecutionRecord(JobRecord):
+    """An execution as stored in the table (internal)."""
 
     execution_id: str
-    tenant: str
-    algorithm_id: str
-    algorithm_minor_version: str | None = None
-    checkpoint_id: str | None = None
     input_dataset_ids: list[str]
     execution_device_override: str | None = None
     resolved_execution_device: str | None = None
-    additional_parameters: dict[str, Any] = Field(default_factory=dict)
     session_token: str | None = None
     output_dataset_ids: list[str] = Field(default_factory=list)
-    status: ExecutionStatus = ExecutionStatus.PENDING
-    progress: float = 0.0
-    time_started: float | None = None
-    time_completed: float | None = None
-    log: str = ""
-    # Bumped by every write that changes `log`, so read-modify-write appends detect a concurrent append.
-    log_version: int = 0
-    error: ExecutionError | None = None
-    stop_requested_at: float | None = None
-    created_at: float
-    expires_at: int
+
+    @property
+    def job_id(self) -> str:
+        """The id the job store keys on."""
+        return self.execution_id
+
+
+class ExecutionInput(BaseModel):
+    """The execution state machine's input (statemachines/execution.asl.json)."""
+
+    execution_id: str
+    device: str = Field(description="cuda: the GPU queue; else cpu")
 
 
 # Step Functions task inputs (statemachines/execution.asl.json): ids only, dispatched on `action`.
-class TaskFailure(BaseModel):
-    """What a Catch put at ``$.error``: Step Functions' error name and cause."""
-
-    error: str = Field(alias="Error")
-    cause: str = Field(default="", alias="Cause")
-
-
-class MarkStartedTask(BaseModel):
+class MarkStartedTask(StrictTask):
     """PENDING → STARTED before the Batch job is submitted."""
-
-    model_config = ConfigDict(extra="forbid")
 
     action: Literal["mark_started"]
     execution_id: str = Field(min_length=1, max_length=128)
 
 
-class FinalizeTask(BaseModel):
+class FinalizeTask(StrictTask):
     """After the Batch job: the record must be final."""
-
-    model_config = ConfigDict(extra="forbid")
 
     action: Literal["finalize"]
     execution_id: str = Field(min_length=1, max_length=128)
 
 
-class MarkFailedTask(BaseModel):
+class MarkFailedTask(StrictTask):
     """A state failed: the record ends FAILED with the error and cause."""
-
-    model_config = ConfigDict(extra="forbid")
 
     action: Literal["mark_failed"]
     execution_id: str = Field(min_length=1, max_length=128)
@@ -150,10 +125,7 @@ class ExecutionStarted(BaseModel):
     execution_id: str
 
 
-class ExecutionStopped(BaseModel):
-    """The answer to a stop request."""
-
-    detail: str
+ExecutionStopped = JobStopped
 
 
 class Execution(BaseModel):
@@ -200,8 +172,8 @@ class Execution(BaseModel):
                     "error",
                 }
             ),
-            time_started=_iso(record.time_started),
-            time_completed=_iso(record.time_completed),
+            time_started=iso(record.time_started),
+            time_completed=iso(record.time_completed),
             time_created=datetime.fromtimestamp(record.created_at, UTC),
             expires_at=datetime.fromtimestamp(record.expires_at, UTC),
         )
@@ -212,7 +184,3 @@ class ExecutionPage(BaseModel):
 
     items: list[Execution]
     next_cursor: str | None
-
-
-def _iso(timestamp: float | None) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp is not None else ""

@@ -9,6 +9,8 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stratus.models.records import TenantRecord
+
 # Compox hands out uuid4 strings; we accept the canonical hex-with-dashes form only.
 FILE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 FileId = Annotated[str, Field(pattern=FILE_ID_PATTERN, examples=["3f2b1c9e-8a7d-4e6f-9b1a-2c3d4e5f6a7b"])]
@@ -38,20 +40,19 @@ def sources_of(target: FileStatus) -> frozenset[FileStatus]:
     return frozenset(s for s, targets in FILE_TRANSITIONS.items() if target in targets)
 
 
-class FileRecord(BaseModel):
+class FileRecord(TenantRecord):
     """A file as stored in the table (internal)."""
 
     file_id: str
-    tenant: str
     status: FileStatus
     s3_key: str
-    created_at: float
     expires_at: int
     size: int | None = None
     reason: str | None = None
     upload_id: str | None = None
-    # Executions using the file as input (a DynamoDB string set; absent when empty). While any holds it,
-    # expires_at is pushed out and own_expires_at keeps the file's own expiry for the last release.
+    # Jobs and samples using the file, as "<kind>#<id>" (a DynamoDB string set; absent when empty). While
+    # any holds it, expires_at is pushed out and own_expires_at keeps the file's own expiry for the last
+    # release.
     held_by: frozenset[str] = frozenset()
     own_expires_at: int | None = None
 

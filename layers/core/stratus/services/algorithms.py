@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 from typing import TYPE_CHECKING
 
 from stratus.algorithms import AlgorithmConfig, PackageLimits, build_zip, parameter_schema, read_package
-from stratus.errors import ForbiddenError, NotFoundError
+from stratus.errors import ForbiddenError, InvalidInputError
 from stratus.models.algorithms import AlgorithmRecord, AlgorithmRegistered, AlgorithmVersionRecord
+from stratus.stores.layout import asset_key, code_key
 
 if TYPE_CHECKING:
     from stratus.algorithms import AlgorithmPackage
     from stratus.settings import Settings
     from stratus.stores import Stores
-
-
-def asset_key(digest: str) -> str:
-    """Assets are stored once per content, whichever algorithms and versions use them."""
-    return f"assets/sha256/{digest}"
-
-
-def code_key(name: str, major: int, digest: str) -> str:
-    """A version's code (the package without assets), addressed by content."""
-    return f"algorithms/{name}/{major}/code-{digest}.zip"
 
 
 def package_limits(settings: Settings) -> PackageLimits:
@@ -57,10 +49,29 @@ def deploy(data: bytes, stores: Stores, settings: Settings) -> AlgorithmVersionR
             code_key=key,
             assets=package.asset_hashes,
             metadata=metadata,
+            trainable=is_trainable(package),
             created_at=stores.clock(),
         )
 
     return stores.algorithms.register(package.name, package.major_version, metadata, make_version)
+
+
+def is_trainable(package: AlgorithmPackage) -> bool:
+    """Whether the package's Runner class defines train(): read once at deploy, so a training request
+    for an algorithm that cannot train is refused up front."""
+    source = package.code_files.get("Runner.py")
+    if source is None:
+        return False
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    return any(
+        isinstance(node, ast.ClassDef)
+        and node.name == "Runner"
+        and any(isinstance(item, ast.FunctionDef) and item.name == "train" for item in node.body)
+        for node in tree.body
+    )
 
 
 def _store_content(package: AlgorithmPackage, code: bytes, key: str, stores: Stores) -> None:
@@ -117,7 +128,9 @@ def list_algorithms(
     return found
 
 
-def export(name: str, major: int, minor: int | None, checkpoint_id: str | None, stores: Stores) -> bytes:
+def export(
+    name: str, major: int, minor: int | None, checkpoint_id: str | None, tenant: str, stores: Stores
+) -> bytes:
     """The package zip of one minor version (the latest by default).
 
     Raises NotFoundError, ForbiddenError (not exportable).
@@ -125,11 +138,14 @@ def export(name: str, major: int, minor: int | None, checkpoint_id: str | None, 
     version = stores.algorithms.get_version(name, major, minor)
     if not AlgorithmConfig.model_validate(version.metadata).exportable:
         raise ForbiddenError(f"algorithm {name} {major} is not exportable")
+    digests = dict(version.assets)
     if checkpoint_id is not None:
-        # Checkpoints arrive with training; until then no id can name one.
-        raise NotFoundError(f"checkpoint {checkpoint_id} not found")
+        checkpoint = stores.checkpoints.get(checkpoint_id, tenant)
+        if checkpoint.parent_algorithm_id != version.algorithm_id:
+            raise InvalidInputError(f"checkpoint {checkpoint_id} is not a checkpoint of {name} {major}")
+        digests.update(checkpoint.assets)
     code = read_package(stores.objects.get(version.code_key), PackageLimits())
-    assets = {path: stores.objects.get(asset_key(digest)) for path, digest in version.assets.items()}
+    assets = {path: stores.objects.get(asset_key(digest)) for path, digest in digests.items()}
     return build_zip(dataclasses.replace(code, assets=assets))
 
 

@@ -14,7 +14,7 @@ from stratus.models.executions import (
     MarkStartedTask,
     is_terminal,
 )
-from stratus.services import files
+from stratus.services import holds
 
 if TYPE_CHECKING:
     from stratus.models.executions import ExecutionRecord, ExecutionTask, TaskFailure
@@ -46,11 +46,14 @@ def mark_started(execution_id: str, stores: Stores) -> ExecutionRecord:
     record = stores.executions.get(execution_id)
     if record.status is ExecutionStatus.PENDING:
         try:
-            return stores.executions.mark_started(execution_id)
+            record = stores.executions.mark_started(execution_id)
         except IllegalTransitionError:
             record = stores.executions.get(execution_id)  # a concurrent attempt moved it on first
     if is_terminal(record.status):
         raise IllegalTransitionError(f"execution {execution_id} is already {record.status.value}")
+    # Off the accept path: the lifecycle acts in days, so the objects are tagged held well in time.
+    inputs = stores.files.get_many(record.input_dataset_ids, record.tenant).values()
+    holds.tag_held(holds.holder_of("execution", execution_id), inputs, stores)
     return record
 
 
@@ -93,7 +96,7 @@ def _fail(execution_id: str, error: ExecutionError, stores: Stores) -> Execution
 def _release(record: ExecutionRecord, stores: Stores) -> ExecutionRecord:
     # Every end of the state machine's run passes through finalize or mark_failed; releasing twice (a
     # retried task, or after a stop) is harmless.
-    files.release_inputs(record.execution_id, record.input_dataset_ids, stores)
+    holds.release(holds.holder_of("execution", record.execution_id), record.input_dataset_ids, stores)
     return record
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import uuid
@@ -19,7 +18,6 @@ from stratus.errors import (
     NotReadyError,
     PayloadTooLargeError,
 )
-from stratus.models.executions import is_terminal
 from stratus.models.files import (
     FILE_ID_PATTERN,
     S3_MAX_PARTS,
@@ -32,21 +30,15 @@ from stratus.models.files import (
     UploadPart,
 )
 from stratus.observability import logger
-from stratus.stores.objects import file_key, upload_key
+from stratus.services import holds
+from stratus.stores.layout import file_key, upload_key
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from stratus.settings import Settings
     from stratus.stores import Stores
 
 # S3 takes at most 5 GiB in one PUT; bigger files must go multipart.
 S3_MAX_SINGLE_PUT_BYTES = 5 * 1024**3
-# How long one hold keeps an input at least, and all a lost release can cost. It must outlast the longest
-# run: Batch tries a job up to 3 times for JobTimeoutSeconds (6 h by default, so 18 h) plus time queued;
-# a JobTimeoutSeconds above about 14 h needs a longer ceiling. The held lifecycle rule in template.yaml
-# keeps held objects FileLifetimeDays' maximum plus this long.
-HOLD_CEILING_SECONDS = 2 * 86_400
 _UPLOAD_KEY = re.compile(r"^uploads/(?P<file_id>" + FILE_ID_PATTERN.strip("^$") + r")$")
 
 
@@ -227,9 +219,24 @@ def _validate_object(record: FileRecord, stores: Stores, settings: Settings) -> 
 
 def get_ready(file_id: str, tenant: str, stores: Stores) -> FileRecord:
     """A file usable as data. Raises NotFoundError, NotReadyError."""
-    record = stores.files.get(file_id, tenant)
+    return _ready(stores.files.get(file_id, tenant))
+
+
+def get_ready_many(file_ids: list[str], tenant: str, stores: Stores) -> list[FileRecord]:
+    """Files usable as data, in one batched read (each id once, in order).
+
+    Raises NotFoundError (naming every missing file), NotReadyError.
+    """
+    found = stores.files.get_many(file_ids, tenant)
+    missing = [file_id for file_id in dict.fromkeys(file_ids) if file_id not in found]
+    if missing:
+        raise NotFoundError(f"files not found: {', '.join(missing)}")
+    return [_ready(found[file_id]) for file_id in dict.fromkeys(file_ids)]
+
+
+def _ready(record: FileRecord) -> FileRecord:
     if record.status is not FileStatus.READY:
-        detail = f"file {file_id} is {record.status.value}"
+        detail = f"file {record.file_id} is {record.status.value}"
         raise NotReadyError(detail + (f": {record.reason}" if record.reason else ""))
     return record
 
@@ -250,61 +257,10 @@ def delete_file(file_id: str, tenant: str, stores: Stores) -> None:
     """Delete a file's record, then its bytes. Raises NotFoundError, FileInUseError (input of a live
     execution)."""
     try:
-        record = stores.files.delete(file_id, tenant)
+        record = stores.files.delete_unheld(file_id, tenant)
     except FileInUseError:
-        _release_ended_holders(file_id, tenant, stores)
-        record = stores.files.delete(file_id, tenant)
+        holds.release_ended_holders(file_id, tenant, stores)
+        record = stores.files.delete_unheld(file_id, tenant)
     if record.upload_id:
         stores.objects.abort_multipart(record.s3_key, record.upload_id)
     stores.objects.delete(record.s3_key)
-
-
-def hold_inputs(execution_id: str, file_ids: Iterable[str], stores: Stores) -> None:
-    """Keep an execution's input files (records and bytes) from expiring or being deleted until it
-    releases them, or for HOLD_CEILING_SECONDS at most. Idempotent.
-
-    Raises NotFoundError (a file deleted or expired since it was checked).
-    """
-    until = int(stores.clock()) + HOLD_CEILING_SECONDS
-    for file_id in dict.fromkeys(file_ids):
-        record = stores.files.hold(file_id, execution_id, until)
-        # After the record: a hold whose tagging failed is still released (and retagged) at the end.
-        stores.objects.tag_held(record.s3_key)
-
-
-def release_inputs(execution_id: str, file_ids: Iterable[str], stores: Stores) -> None:
-    """Drop an execution's holds; a file no execution holds any more gets its own expiry back.
-
-    Idempotent: a file not held by the execution, or deleted meanwhile, is left alone.
-    """
-    for file_id in dict.fromkeys(file_ids):
-        record = stores.files.release(file_id, execution_id)
-        if record is None or record.held_by:
-            continue
-        with contextlib.suppress(NotFoundError):  # deleted (or expired) since: nothing to retag
-            stores.objects.tag_temporary(record.s3_key)
-            # A hold that landed after our release may have tagged the object before we did: put it back.
-            if stores.files.get(file_id).held_by:
-                stores.objects.tag_held(record.s3_key)
-
-
-def _release_ended_holders(file_id: str, tenant: str, stores: Stores) -> None:
-    """Drop holds whose executions have ended (their release was lost).
-
-    Raises FileInUseError when an execution that has not ended holds the file, NotFoundError.
-    """
-    running = []
-    for execution_id in sorted(stores.files.get(file_id, tenant).held_by):
-        try:
-            ended = is_terminal(stores.executions.get(execution_id).status)
-        except NotFoundError:
-            ended = True
-        if ended:
-            release_inputs(execution_id, [file_id], stores)
-        else:
-            running.append(execution_id)
-    if running:
-        raise FileInUseError(
-            f"file {file_id} is an input of execution(s) {', '.join(running)} that have not ended; "
-            "delete it once they end or are stopped"
-        )

@@ -2,20 +2,26 @@
 
 from stratus.stores.algorithms import AlgorithmStore
 from stratus.stores.bundle import Stores, build_stores
+from stratus.stores.checkpoints import CheckpointStore
 from stratus.stores.executions import ExecutionStore
 from stratus.stores.files import FileStore
 from stratus.stores.idempotency import IdempotencyStore
 from stratus.stores.objects import ObjectStore, RangedReader
+from stratus.stores.samples import SampleStore
 from stratus.stores.state_machines import StateMachineStore
+from stratus.stores.trainings import TrainingStore
 
 __all__ = [
     "AlgorithmStore",
+    "CheckpointStore",
     "ExecutionStore",
     "FileStore",
     "IdempotencyStore",
     "ObjectStore",
     "RangedReader",
+    "SampleStore",
     "StateMachineStore",
     "Stores",
+    "TrainingStore",
     "build_stores",
 ]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr, ConditionExpressionBuilder
-from botocore.exceptions import ClientError
+from boto3.dynamodb.conditions import Attr
 
 from stratus.errors import ConflictError, NotFoundError
 from stratus.models.algorithms import AlgorithmRecord, AlgorithmVersionRecord
@@ -62,7 +61,7 @@ class AlgorithmStore(RecordStore):
                 if current is None
                 else self._next_deploy(current, version, metadata)
             )
-            if self._transact(writes):
+            if self._transact(writes) is None:
                 return version
         raise ConflictError(f"algorithm {name} {major} is being deployed concurrently; try again")
 
@@ -150,7 +149,7 @@ class AlgorithmStore(RecordStore):
                 {"Put": {"Item": self._algorithm_item(updated), "Condition": unchanged}},
                 version_delete,
             ]
-        if not self._transact(writes):
+        if self._transact(writes) is not None:
             raise ConflictError(f"algorithm {name} {major} changed while deleting; try again")
         return updated
 
@@ -207,31 +206,6 @@ class AlgorithmStore(RecordStore):
         return to_item(
             {**version_key(version.name, version.major, version.minor), **version.model_dump(mode="json")}
         )
-
-    def _transact(self, writes: list[dict[str, Any]]) -> bool:
-        """Run the writes as one transaction; False when a condition failed (someone else won)."""
-        items = []
-        for write in writes:
-            ((action, spec),) = write.items()
-            body: dict[str, Any] = {"TableName": self._table.name}
-            body.update({k: v for k, v in spec.items() if k != "Condition"})
-            if "Condition" in spec:
-                # boto3 hoists a Condition object's placeholders to the request's top level, which
-                # TransactWriteItems does not have: each item carries its own.
-                built = ConditionExpressionBuilder().build_expression(spec["Condition"])
-                body["ConditionExpression"] = built.condition_expression
-                body["ExpressionAttributeNames"] = built.attribute_name_placeholders
-                if built.attribute_value_placeholders:
-                    body["ExpressionAttributeValues"] = to_item(built.attribute_value_placeholders)
-            items.append({action: body})
-        try:
-            # Built as plain dicts above; the stubs type each action as its own TypedDict.
-            self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                return False
-            raise
-        return True
 
 
 def _algorithm(item: Item) -> AlgorithmRecord:

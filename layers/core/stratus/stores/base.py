@@ -6,13 +6,14 @@ import base64
 import binascii
 import json
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
-from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from stratus.errors import AlreadyExistsError, IllegalTransitionError, InvalidInputError, NotFoundError
+from stratus.models.records import TagFilter, TenantRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -26,7 +27,30 @@ GSI_NAME = "gsi1"
 MAX_QUERY_ROUNDS = 8
 _DESERIALIZER = TypeDeserializer()
 
+# BatchGetItem reads at most 100 keys a call; TransactWriteItems writes at most 100 items.
+MAX_BATCH_READ = 100
+MAX_TRANSACTION_ITEMS = 100
+
 Item = dict[str, Any]
+Write = dict[str, Any]
+
+
+R = TypeVar("R", bound=TenantRecord)
+
+
+def record_key(kind: str, record_id: str) -> Item:
+    """Primary key of a record of ``kind``."""
+    return {"pk": f"{kind}#{record_id}", "sk": kind}
+
+
+def listing_partition(kind: str, tenant: str) -> str:
+    """GSI partition holding one tenant's records of ``kind``."""
+    return f"{kind}#{tenant}"
+
+
+def listing_sort_key(created_at: float, record_id: str) -> str:
+    """GSI sort key: zero-padded creation time in ms, so string order is time order."""
+    return f"{int(created_at * 1000):015d}#{record_id}"
 
 
 def to_item(values: Mapping[str, Any]) -> Item:
@@ -82,8 +106,6 @@ def decode_cursor(cursor: str, partition: str) -> Item:
 
 class RecordStore:
     """Base of the per-kind stores: one table, one clock, expired items treated as absent."""
-
-    kind = "record"
 
     def __init__(self, table: Table, clock: Clock) -> None:
         self._table = table
@@ -188,14 +210,20 @@ class RecordStore:
         cursor: str | None,
         status: str | None = None,
         match: Mapping[str, str | None] | None = None,
+        tags: TagFilter | None = None,
     ) -> tuple[list[Item], str | None]:
         """One page of a kind's items from the listing index, newest first, expired ones dropped;
-        ``status`` and each non-None value in ``match`` must equal the item's attribute."""
+        ``status`` and each non-None value in ``match`` must equal the item's attribute, and ``tags``
+        (Compox's rule) must hold for its `tags`."""
         start = decode_cursor(cursor, partition) if cursor else None
         query_filter: ConditionBase = Attr("expires_at").not_exists() | Attr("expires_at").gt(self._now())
         for name, value in {"status": status, **(match or {})}.items():
             if value is not None:
                 query_filter = query_filter & Attr(name).eq(value)
+        for tag in tags.positive if tags else ():
+            query_filter = query_filter & Attr("tags").contains(tag)
+        for tag in tags.negative if tags else ():
+            query_filter = query_filter & ~Attr("tags").contains(tag)
         items: list[Item] = []
         for _ in range(MAX_QUERY_ROUNDS):
             kwargs: dict[str, Any] = {
@@ -214,6 +242,143 @@ class RecordStore:
             if not start or len(items) >= limit:
                 break
         return items, encode_cursor(start) if start else None
+
+    def _transact(self, writes: list[Write]) -> list[str] | None:
+        """Run the writes (``{"Put" | "Update" | "Delete" | "ConditionCheck": spec}``, a spec's
+        ``Condition`` a boto3 condition) as one transaction; None when it went through, else each
+        write's cancellation reason code ("None" for the writes that were not the cause)."""
+        items = []
+        for write in writes:
+            ((action, spec),) = write.items()
+            body: dict[str, Any] = {"TableName": self._table.name}
+            body.update({k: v for k, v in spec.items() if k != "Condition"})
+            if "Condition" in spec:
+                # boto3 hoists a Condition object's placeholders to the request's top level, which
+                # TransactWriteItems does not have: each item carries its own.
+                built = ConditionExpressionBuilder().build_expression(spec["Condition"])
+                body["ConditionExpression"] = built.condition_expression
+                names = {**body.get("ExpressionAttributeNames", {}), **built.attribute_name_placeholders}
+                body["ExpressionAttributeNames"] = names
+                if built.attribute_value_placeholders:
+                    values = {**body.get("ExpressionAttributeValues", {})}
+                    values.update(to_item(built.attribute_value_placeholders))
+                    body["ExpressionAttributeValues"] = values
+            items.append({action: body})
+        try:
+            # Built as plain dicts above; the stubs type each action as its own TypedDict.
+            self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = cast("list[dict[str, Any]]", exc.response.get("CancellationReasons", []))
+            return [str(r.get("Code", "None")) for r in reasons] or ["Unknown"] * len(items)
+        return None
+
+    def _get_many(self, keys: list[Item]) -> list[Item]:
+        """The live items of ``keys`` (strongly consistent), in no particular order."""
+        found: list[Item] = []
+        client = self._table.meta.client
+        for start in range(0, len(keys), MAX_BATCH_READ):
+            pending: dict[str, Any] = {
+                self._table.name: {"Keys": keys[start : start + MAX_BATCH_READ], "ConsistentRead": True}
+            }
+            while pending:
+                response = client.batch_get_item(RequestItems=pending)
+                found.extend(from_item(i) for i in response["Responses"].get(self._table.name, []))
+                pending = cast("dict[str, Any]", response.get("UnprocessedKeys") or {})
+        return [item for item in found if self._is_live(item)]
+
+
+class TenantRecordStore(RecordStore, Generic[R]):
+    """A store of one record kind owned by tenants: keys, create, get, cursor lists, guarded updates.
+
+    Another tenant's record is answered exactly like a missing one.
+    """
+
+    kind: ClassVar[str]
+    id_field: ClassVar[str]
+    model: type[R]
+
+    def key(self, record_id: str) -> Item:
+        """Primary key of one record."""
+        return record_key(self.kind, record_id)
+
+    def item_of(self, record: R) -> Item:
+        """The stored item of a record: keys, listing keys and fields (DynamoDB-safe)."""
+        record_id = str(getattr(record, self.id_field))
+        return to_item(
+            {
+                **self.key(record_id),
+                "gsi1pk": listing_partition(self.kind, record.tenant),
+                "gsi1sk": listing_sort_key(record.created_at, record_id),
+                **self._dump(record),
+            }
+        )
+
+    def create_write(self, record: R) -> Write:
+        """The transaction write that creates ``record`` (fails if its id is taken)."""
+        return {"Put": {"Item": self.item_of(record), "Condition": Attr("pk").not_exists()}}
+
+    def create(self, record: R) -> None:
+        """Store a new record. Raises AlreadyExistsError."""
+        self._put_new(self.item_of(record), self.kind)
+
+    def get(self, record_id: str, tenant: str | None = None) -> R:
+        """Load a live record (of ``tenant`` when given). Raises NotFoundError."""
+        record = self.model.model_validate(self._get_live(self.key(record_id), self.kind))
+        if tenant is not None and record.tenant != tenant:
+            raise NotFoundError(f"{self.kind} not found")
+        return record
+
+    def get_many(self, record_ids: list[str], tenant: str) -> dict[str, R]:
+        """The live records of ``tenant`` among ``record_ids``, by id (one batched read); missing,
+        expired and foreign ones are absent."""
+        unique = list(dict.fromkeys(record_ids))
+        records = [self.model.model_validate(i) for i in self._get_many([self.key(i) for i in unique])]
+        return {str(getattr(r, self.id_field)): r for r in records if r.tenant == tenant}
+
+    def list_recent(
+        self,
+        tenant: str,
+        limit: int,
+        cursor: str | None,
+        status: str | None = None,
+        match: Mapping[str, str | None] | None = None,
+        tags: TagFilter | None = None,
+    ) -> tuple[list[R], str | None]:
+        """One page of ``tenant``'s live records, newest first. Raises InvalidInputError (bad cursor)."""
+        items, next_cursor = self._query_recent(
+            listing_partition(self.kind, tenant), limit, cursor, status, match, tags
+        )
+        return [self.model.model_validate(i) for i in items], next_cursor
+
+    def delete(self, record_id: str, tenant: str, condition: ConditionBase | None = None) -> R:
+        """Delete a live record of ``tenant``; returns it. Raises NotFoundError (also when ``condition``
+        fails: callers that need to tell the two apart read first)."""
+        owned = Attr("tenant").eq(tenant) if condition is None else Attr("tenant").eq(tenant) & condition
+        return self.model.model_validate(self._delete_live(self.key(record_id), self.kind, owned))
+
+    def _update(
+        self,
+        record_id: str,
+        values: Mapping[str, Any],
+        *,
+        allowed_statuses: Iterable[str] | None = None,
+        condition: ConditionBase | None = None,
+        remove: Iterable[str] = (),
+    ) -> R:
+        item = self._update_guarded(
+            self.key(record_id),
+            self.kind,
+            values,
+            allowed_statuses=allowed_statuses,
+            condition=condition,
+            remove=remove,
+        )
+        return self.model.model_validate(item)
+
+    def _dump(self, record: R) -> Item:
+        return record.model_dump(mode="json")
 
 
 def _deserialize(item: Mapping[str, Any]) -> Item:

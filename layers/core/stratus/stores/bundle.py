@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 from stratus import aws
 from stratus.clock import system_clock
 from stratus.stores.algorithms import AlgorithmStore
+from stratus.stores.checkpoints import CheckpointStore
 from stratus.stores.executions import ExecutionStore
 from stratus.stores.files import FileStore
 from stratus.stores.idempotency import IdempotencyStore
 from stratus.stores.objects import ObjectStore
+from stratus.stores.samples import SampleStore
+from stratus.stores.trainings import TrainingStore
 
 if TYPE_CHECKING:
     from stratus.clock import Clock
@@ -25,6 +28,9 @@ class Stores:
     files: FileStore
     algorithms: AlgorithmStore
     executions: ExecutionStore
+    trainings: TrainingStore
+    samples: SampleStore
+    checkpoints: CheckpointStore
     idempotency: IdempotencyStore
     objects: ObjectStore
     clock: Clock
@@ -38,6 +44,9 @@ def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
         files=FileStore(table, clock),
         algorithms=AlgorithmStore(table, clock),
         executions=ExecutionStore(table, clock),
+        trainings=TrainingStore(table, clock),
+        samples=SampleStore(table, clock),
+        checkpoints=CheckpointStore(table, clock),
         idempotency=IdempotencyStore(table, clock),
         objects=ObjectStore(s3, settings.data_bucket),
         clock=clock,

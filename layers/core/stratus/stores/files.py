@@ -9,9 +9,8 @@ from botocore.exceptions import ClientError
 
 from stratus.errors import ConflictError, FileInUseError, NotFoundError
 from stratus.models.files import FileRecord, FileStatus, sources_of
-from stratus.stores.base import Item, RecordStore, from_item
+from stratus.stores.base import Item, TenantRecordStore, Write, from_item
 
-KIND = "file"
 # A hold or release is a conditional write that guesses the item's state; a wrong guess reads the item
 # and tries again. A guess is wrong twice only when another hold or release lands in between.
 MAX_HOLD_ROUNDS = 8
@@ -19,42 +18,16 @@ MAX_HOLD_ROUNDS = 8
 HOLD_NAMES = {"#held": "held_by", "#own": "own_expires_at", "#expires": "expires_at"}
 
 
-def file_key(file_id: str) -> Item:
-    """Primary key of a file record."""
-    return {"pk": f"{KIND}#{file_id}", "sk": KIND}
-
-
-def listing_partition(tenant: str) -> str:
-    """GSI partition holding one tenant's files."""
-    return f"{KIND}#{tenant}"
-
-
-def listing_sort_key(created_at: float, file_id: str) -> str:
-    """GSI sort key: zero-padded creation time in ms, so string order is time order."""
-    return f"{int(created_at * 1000):015d}#{file_id}"
-
-
-class FileStore(RecordStore):
+class FileStore(TenantRecordStore[FileRecord]):
     """File records: created PENDING (presigned upload) or READY (direct upload)."""
 
-    def create(self, record: FileRecord) -> None:
-        """Store a new file record. Raises AlreadyExistsError."""
-        item = {
-            **file_key(record.file_id),
-            "gsi1pk": listing_partition(record.tenant),
-            "gsi1sk": listing_sort_key(record.created_at, record.file_id),
-            # Holds are only ever added by hold(): DynamoDB has no empty string sets.
-            **record.model_dump(mode="json", exclude={"held_by"}),
-        }
-        self._put_new(item, "file")
+    kind = "file"
+    id_field = "file_id"
+    model = FileRecord
 
-    def get(self, file_id: str, tenant: str | None = None) -> FileRecord:
-        """Load a live file (of ``tenant`` when given). Raises NotFoundError."""
-        record = FileRecord.model_validate(self._get_live(file_key(file_id), "file"))
-        if tenant is not None and record.tenant != tenant:
-            # Another tenant's file is answered exactly like a missing one.
-            raise NotFoundError("file not found")
-        return record
+    def _dump(self, record: FileRecord) -> Item:
+        # Holds are only ever added by hold writes: DynamoDB has no empty string sets.
+        return record.model_dump(mode="json", exclude={"held_by"})
 
     def mark_ready(self, file_id: str, size: int, expires_at: int) -> FileRecord:
         """PENDING → READY with the validated size. Raises NotFoundError, IllegalTransitionError."""
@@ -65,63 +38,61 @@ class FileStore(RecordStore):
         return self._end_upload(file_id, FileStatus.REJECTED, {"reason": reason})
 
     def _end_upload(self, file_id: str, target: FileStatus, values: dict[str, Any]) -> FileRecord:
-        item = self._update_guarded(
-            file_key(file_id),
-            "file",
+        return self._update(
+            file_id,
             {"status": target.value, **values},
             allowed_statuses=sources_of(target),
             remove=["upload_id"],
         )
-        return FileRecord.model_validate(item)
 
-    def delete(self, file_id: str, tenant: str) -> FileRecord:
+    def delete_unheld(self, file_id: str, tenant: str) -> FileRecord:
         """Delete a live, unheld file of ``tenant``; returns what was deleted.
 
-        Raises NotFoundError, FileInUseError (an execution holds it).
+        Raises NotFoundError, FileInUseError (a job or sample holds it; the error names them).
         """
-        unheld = Attr("tenant").eq(tenant) & Attr("held_by").not_exists()
         try:
-            item = self._delete_live(file_key(file_id), "file", unheld)
+            return self.delete(file_id, tenant, Attr("held_by").not_exists())
         except NotFoundError:
             # One consistent read decides why; get() raises NotFoundError itself when the file is gone.
-            if self.get(file_id, tenant).held_by:
-                raise FileInUseError(
-                    f"file {file_id} is an input of an execution that has not ended"
-                ) from None
+            holders = self.get(file_id, tenant).held_by
+            if holders:
+                raise FileInUseError(f"file {file_id} is held by {', '.join(sorted(holders))}") from None
             raise
-        return FileRecord.model_validate(item)
 
-    def list_recent(
-        self, tenant: str, limit: int, cursor: str | None, status: FileStatus | None = None
-    ) -> tuple[list[FileRecord], str | None]:
-        """One page of ``tenant``'s live files, newest first. Raises InvalidInputError (bad cursor)."""
-        items, next_cursor = self._query_recent(
-            listing_partition(tenant), limit, cursor, status.value if status else None
-        )
-        return [FileRecord.model_validate(i) for i in items], next_cursor
+    def hold_write(self, record: FileRecord, holder: str, until: int) -> Write:
+        """The transaction write that adds ``holder`` to a READY file of its tenant and keeps it live until
+        at least ``until``, guessing from ``record`` (read just before) whether that moves its expiry out.
 
-    def hold(self, file_id: str, holder: str, until: int) -> FileRecord:
-        """Add ``holder`` to the file's holders and keep the file live until at least ``until``.
-
-        Idempotent. Raises NotFoundError.
+        DynamoDB has no max(): the write either moves expires_at out to ``until`` or keeps a later one; a
+        wrong guess (the file changed since the read) fails the transaction and the caller reads again.
         """
-        extend = True
-        for _ in range(MAX_HOLD_ROUNDS):
-            # DynamoDB has no max(): either move expires_at out to ``until``, or keep a later one as it is.
-            # Operands read the item as it was, so the first hold keeps the file's own expiry.
-            expression = "ADD #held :holder SET #own = if_not_exists(#own, #expires)"
-            if extend:
-                expression += ", #expires = :until"
-            expiry: ConditionBase = Attr("expires_at").lt(until) if extend else Attr("expires_at").gte(until)
-            values = {":holder": {holder}, ":until": until} if extend else {":holder": {holder}}
-            record = self._update_if(file_id, expression, values, self._live_condition() & expiry)
-            if record is not None:
-                return record
-            current = self._current(file_id)
-            if current is None or not self._is_live(current):
-                raise NotFoundError(f"file {file_id} not found")
-            extend = int(current["expires_at"]) < until
-        raise ConflictError(f"file {file_id} kept changing while it was being held; try again")
+        extend = record.expires_at < until
+        expression = "ADD #held :holder SET #own = if_not_exists(#own, #expires)"
+        values: dict[str, Any] = {":holder": {holder}}
+        if extend:
+            expression += ", #expires = :until"
+            values[":until"] = until
+        expiry = Attr("expires_at").lt(until) if extend else Attr("expires_at").gte(until)
+        guard = (
+            self._live_condition()
+            & Attr("tenant").eq(record.tenant)
+            & Attr("status").eq(FileStatus.READY.value)
+            & expiry
+        )
+        return {
+            "Update": {
+                "Key": self.key(record.file_id),
+                "UpdateExpression": expression,
+                "ExpressionAttributeNames": {n: a for n, a in HOLD_NAMES.items() if n in expression},
+                "ExpressionAttributeValues": values,
+                "Condition": guard,
+            }
+        }
+
+    def transact(self, writes: list[Write]) -> list[str] | None:
+        """Run writes of any store of this table as one transaction; None on success, else each write's
+        cancellation reason code."""
+        return self._transact(writes)
 
     def release(self, file_id: str, holder: str) -> FileRecord | None:
         """Drop ``holder``'s hold; the last one out gives the file back its own expiry (when that has
@@ -151,7 +122,7 @@ class FileStore(RecordStore):
         """One conditional write of a hold or release; None when ``condition`` does not hold."""
         try:
             response = self._table.update_item(
-                Key=file_key(file_id),
+                Key=self.key(file_id),
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 # DynamoDB rejects placeholders the expressions do not use.
@@ -167,5 +138,5 @@ class FileStore(RecordStore):
 
     def _current(self, file_id: str) -> Item | None:
         """The item as it is now, expired or not (a failed hold or release decides its next guess)."""
-        item = self._table.get_item(Key=file_key(file_id), ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key=self.key(file_id), ConsistentRead=True).get("Item")
         return None if item is None else from_item(item)

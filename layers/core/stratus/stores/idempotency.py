@@ -6,7 +6,7 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from stratus.models.idempotency import IdempotencyRecord
-from stratus.stores.base import Item, RecordStore, to_item
+from stratus.stores.base import Item, RecordStore, Write, to_item
 
 KIND = "idempotency"
 
@@ -34,3 +34,15 @@ class IdempotencyStore(RecordStore):
                 raise
             return IdempotencyRecord.model_validate(self._get_live(key, "idempotency key"))
         return record
+
+    def claim_write(self, record: IdempotencyRecord) -> Write:
+        """The transaction write that claims ``record``'s key (fails while a live record holds it)."""
+        key = idempotency_key(record.tenant, record.key)
+        free = Attr("pk").not_exists() | Attr("expires_at").lte(self._now())
+        return {"Put": {"Item": to_item({**key, **record.model_dump()}), "Condition": free}}
+
+    def get(self, tenant: str, key: str) -> IdempotencyRecord:
+        """The live record holding ``key``. Raises NotFoundError."""
+        return IdempotencyRecord.model_validate(
+            self._get_live(idempotency_key(tenant, key), "idempotency key")
+        )

@@ -19,23 +19,15 @@ if TYPE_CHECKING:
 # The bucket's lifecycle rules expire objects by this tag's value (template.yaml, DataBucket).
 LIFETIME_TAG = "stratus-lifetime"
 TEMPORARY = "temporary"
-# An input of a running execution: kept longer, but still bounded, should its release be lost.
+# An input of a running job: kept longer, but still bounded, should its release be lost.
 HELD = "held"
+# A file a sample references: no lifecycle rule matches, so it stays until the last sample goes.
+PINNED = "pinned"
 # Ranged reads fetch whole blocks: h5py asks for many small pieces of metadata.
 READ_BLOCK_BYTES = 1024 * 1024
 MAX_CACHED_BLOCKS = 64  # at most 64 MiB of one object in memory
 # How S3 says an object is not there: GetObject answers NoSuchKey, HEAD requests a bare 404.
 MISSING_CODES = frozenset({"NoSuchKey", "404"})
-
-
-def upload_key(file_id: str) -> str:
-    """Key for presigned uploads; ObjectCreated under this prefix triggers ingestion."""
-    return f"uploads/{file_id}"
-
-
-def file_key(file_id: str) -> str:
-    """Key for files stored by the API or the worker (no ingestion needed)."""
-    return f"files/{file_id}"
 
 
 class ObjectStore:
@@ -72,9 +64,9 @@ class ObjectStore:
         """Tag an existing object to expire through the lifecycle rule. Raises NotFoundError."""
         self._tag_lifetime(key, TEMPORARY)
 
-    def tag_held(self, key: str) -> None:
-        """Tag an existing object as an execution's input (the longer, held rule). Raises NotFoundError."""
-        self._tag_lifetime(key, HELD)
+    def tag_lifetime(self, key: str, lifetime: str) -> None:
+        """Tag an existing object with a lifetime (TEMPORARY, HELD or PINNED). Raises NotFoundError."""
+        self._tag_lifetime(key, lifetime)
 
     def _tag_lifetime(self, key: str, lifetime: str) -> None:
         # PutObjectTagging replaces the whole tag set; the lifetime tag is the only one we set.

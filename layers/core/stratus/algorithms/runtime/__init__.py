@@ -1,4 +1,4 @@
-"""Our implementation of Compox's runner API, which algorithm packages import as `compox.algorithm_utils`."""
+"""Our implementation of Compox's runner and training API (`compox.algorithm_utils`, `compox.training`)."""
 
 from stratus.algorithms.runtime.context import LOG_LEVELS, LogLevel, RunnerContext, StopRequested
 from stratus.algorithms.runtime.datasets import read_record, write_record
@@ -14,6 +14,7 @@ from stratus.algorithms.runtime.io_schemas import (
     VolumeSchema,
 )
 from stratus.algorithms.runtime.runners import BaseRunner
+from stratus.algorithms.runtime.training import SampleManifest, TempStore, TrainingDataset, TrainingSample
 from stratus.algorithms.runtime.typed import (
     Image2AlignmentRunner,
     Image2EmbeddingRunner,
@@ -40,9 +41,13 @@ __all__ = [
     "MeshSchema",
     "MultiRegionSegmentationSchema",
     "RunnerContext",
+    "SampleManifest",
     "Segmentation2SegmentationRunner",
     "SegmentationSchema",
     "StopRequested",
+    "TempStore",
+    "TrainingDataset",
+    "TrainingSample",
     "VolumeSchema",
     "read_record",
     "write_record",

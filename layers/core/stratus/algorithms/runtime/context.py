@@ -59,8 +59,22 @@ class RunnerContext(Protocol):
         outside training."""
         ...
 
-    def get_training_dataset(self, sample_ids: list[str]) -> Any:
-        """The training samples by id; only available to training tasks."""
+    def read_samples(self, sample_ids: list[str]) -> list[dict[str, Any]]:
+        """The samples' manifests in the order asked ({"sample_id", "files": list[dict[str, list[str]]],
+        "tags", "time_created"}). Raises NotFoundError (unknown sample), ConflictError (not a training)."""
+        ...
+
+    def validation_sample_ids(self) -> list[str]:
+        """Sample ids this training may evaluate on (empty when none were given, and outside trainings)."""
+        ...
+
+    def set_steps(self, current_step: int, total_steps: int) -> None:
+        """Fine-grained training progress: progress becomes current/total; the context decides how often
+        it writes."""
+        ...
+
+    def scratch_dir(self) -> Path:
+        """A private local directory for this task, removed when the task ends (Compox's TempStore root)."""
         ...
 
     def session_get(self, key: str) -> Any:

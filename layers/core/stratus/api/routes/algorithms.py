@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from stratus.api.bodies import ZipBody, binary_body
-from stratus.api.deps import SettingsDep, StoresDep
+from stratus.api.deps import CallerDep, SettingsDep, StoresDep
 from stratus.models.algorithms import ALGORITHM_NAME_PATTERN, AlgorithmDeployed, AlgorithmRegistered
 from stratus.models.files import Deleted
 from stratus.services import algorithms as service
@@ -87,11 +87,13 @@ def export_algorithm(
     name: NamePath,
     major: MajorPath,
     stores: StoresDep,
+    caller: CallerDep,
     algorithm_minor_version: MinorQuery = None,
-    checkpoint_id: str | None = None,
+    checkpoint_id: Annotated[str | None, Query(max_length=128)] = None,
 ) -> Response:
-    """The deployable package (Runner.py, pyproject.toml, assets) of one minor version."""
-    data = service.export(name, major, algorithm_minor_version, checkpoint_id, stores)
+    """The deployable package (Runner.py, pyproject.toml, assets) of one minor version; with a
+    checkpoint, its trained assets in place of the algorithm's."""
+    data = service.export(name, major, algorithm_minor_version, checkpoint_id, caller.tenant, stores)
     filename = (
         f"{name}-{major}.{algorithm_minor_version if algorithm_minor_version is not None else 'latest'}.zip"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 
 from stratus.api.deps import (
     CallerDep,
@@ -12,7 +12,10 @@ from stratus.api.deps import (
     ExecutionDep,
     ExecutionIdPath,
     ExecutionMachineDep,
+    IdempotencyKeyHeader,
     LimitQuery,
+    LogFromQuery,
+    LogLimitQuery,
     StoresDep,
 )
 from stratus.models.executions import (
@@ -23,6 +26,7 @@ from stratus.models.executions import (
     ExecutionStatus,
     ExecutionStopped,
 )
+from stratus.models.jobs import LogPage
 from stratus.services import launch
 
 router = APIRouter(tags=["executions"])
@@ -32,15 +36,6 @@ ERRORS = {
     409: {"description": "An input file is not READY, the execution is final, or the key was reused"},
     422: {"description": "Unsupported device or invalid additional parameters"},
 }
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        description="Retries with the same key and body return the first request's execution",
-    ),
-]
 
 
 @router.post(
@@ -70,7 +65,9 @@ def list_executions(
     algorithm_id: Annotated[str | None, Query(max_length=128)] = None,
 ) -> ExecutionPage:
     """One page of the caller's live executions, optionally of one status and algorithm."""
-    records, next_cursor = stores.executions.list_recent(caller.tenant, limit, cursor, status, algorithm_id)
+    records, next_cursor = stores.executions.list_recent(
+        caller.tenant, limit, cursor, status, match={"algorithm_id": algorithm_id}
+    )
     return ExecutionPage(items=[Execution.from_record(r) for r in records], next_cursor=next_cursor)
 
 
@@ -95,3 +92,13 @@ def stop_execution(
     """Stop a PENDING, STARTED or RUNNING execution; it ends STOPPED."""
     record = launch.stop(execution_id, caller.tenant, stores, machine)
     return ExecutionStopped(detail=f"Execution {record.execution_id} is {record.status.value}.")
+
+
+@router.get(
+    "/executions/{execution_id}/logs", summary="An execution's log lines", responses={404: ERRORS[404]}
+)
+def execution_logs(
+    execution: ExecutionDep, stores: StoresDep, from_line: LogFromQuery = 0, limit: LogLimitQuery = 1000
+) -> LogPage:
+    """Lines from `from_line` on; ask again from `next_line` to follow the log."""
+    return stores.executions.read_log(execution, from_line, limit)

@@ -1,0 +1,53 @@
+"""Checkpoints API (Compox's /checkpoint routes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from stratus.api.deps import CallerDep, CursorQuery, LimitQuery, StoresDep
+from stratus.api.routes.samples import NEXT_CURSOR_HEADER, TagsQuery
+from stratus.models.checkpoints import Checkpoint, Deleted
+from stratus.models.records import TagFilter
+
+router = APIRouter(tags=["checkpoints"])
+
+CheckpointIdPath = Annotated[str, Path(min_length=1, max_length=128, description="A checkpoint id")]
+
+
+@router.get("/checkpoint/all", summary="List checkpoints by tags, newest first")
+def list_checkpoints(
+    caller: CallerDep,
+    stores: StoresDep,
+    response: Response,
+    positive_tags: TagsQuery = [],  # noqa: B006 (FastAPI copies defaults per request)
+    negative_tags: TagsQuery = [],  # noqa: B006
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> list[Checkpoint]:
+    """Checkpoints with every positive tag and no negative tag (`[]` when none)."""
+    tags = TagFilter(positive=positive_tags, negative=negative_tags)
+    records, next_cursor = stores.checkpoints.list_recent(caller.tenant, limit, cursor, tags=tags)
+    if next_cursor:
+        response.headers[NEXT_CURSOR_HEADER] = next_cursor
+    return [Checkpoint.from_record(r) for r in records]
+
+
+@router.get(
+    "/checkpoint/{checkpoint_id}",
+    summary="A checkpoint's metadata",
+    responses={404: {"description": "Unknown"}},
+)
+def get_checkpoint(checkpoint_id: CheckpointIdPath, caller: CallerDep, stores: StoresDep) -> Checkpoint:
+    """Metadata only: export the algorithm with `checkpoint_id` for the trained package."""
+    return Checkpoint.from_record(stores.checkpoints.get(checkpoint_id, caller.tenant))
+
+
+@router.delete(
+    "/checkpoint/{checkpoint_id}", summary="Delete a checkpoint", responses={404: {"description": "Unknown"}}
+)
+def delete_checkpoint(checkpoint_id: CheckpointIdPath, caller: CallerDep, stores: StoresDep) -> Deleted:
+    """Delete the record; assets stay (content-addressed, possibly shared)."""
+    stores.checkpoints.delete(checkpoint_id, caller.tenant)
+    return Deleted(detail="Checkpoint deleted successfully")

@@ -1,0 +1,111 @@
+"""Trainings API (Compox's /train-algorithm and /training routes, plus list, extend and logs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from stratus.api.deps import (
+    CallerDep,
+    CursorQuery,
+    IdempotencyKeyHeader,
+    LimitQuery,
+    LogFromQuery,
+    LogLimitQuery,
+    StoresDep,
+    TrainingMachineDep,
+)
+from stratus.api.routes.samples import TagsQuery
+from stratus.models.jobs import JobStatus, JobStopped, LogPage
+from stratus.models.records import TagFilter
+from stratus.models.trainings import Training, TrainingCreate, TrainingExtend, TrainingPage, TrainingStarted
+from stratus.services import trainings as service
+
+router = APIRouter(tags=["trainings"])
+
+TrainingIdPath = Annotated[str, Path(min_length=1, max_length=128, description="A training id")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown training, algorithm, minor version, checkpoint, sample or file"},
+    409: {"description": "A file is not READY, the training's status forbids it, or the key was reused"},
+    422: {"description": "Not trainable, bad parameters, device, rounds or selection"},
+}
+
+
+@router.post("/train-algorithm", summary="Train an algorithm on samples", responses=ERRORS)
+def train_algorithm(
+    body: TrainingCreate,
+    caller: CallerDep,
+    stores: StoresDep,
+    machine: TrainingMachineDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> TrainingStarted:
+    """Check the samples, algorithm, parameters and chain, then queue the training (PENDING)."""
+    return TrainingStarted(training_id=service.train(body, caller.tenant, stores, machine, idempotency_key))
+
+
+@router.get("/training", summary="List trainings, newest first")
+def list_trainings(
+    caller: CallerDep,
+    stores: StoresDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+    status: JobStatus | None = None,
+    positive_tags: TagsQuery = [],  # noqa: B006 (FastAPI copies defaults per request)
+    negative_tags: TagsQuery = [],  # noqa: B006
+) -> TrainingPage:
+    """One page of the caller's trainings, optionally of one status and tags."""
+    tags = TagFilter(positive=positive_tags, negative=negative_tags)
+    records, next_cursor = stores.trainings.list_recent(caller.tenant, limit, cursor, status, tags=tags)
+    now = stores.clock()
+    return TrainingPage(items=[Training.from_record(r, now) for r in records], next_cursor=next_cursor)
+
+
+@router.get(
+    "/training/{training_id}",
+    summary="A training's status, steps, ETA and checkpoints",
+    responses={404: ERRORS[404]},
+)
+def get_training(training_id: TrainingIdPath, caller: CallerDep, stores: StoresDep) -> Training:
+    """The training record, with its rounds and best checkpoint."""
+    return Training.from_record(stores.trainings.get(training_id, caller.tenant), stores.clock())
+
+
+@router.post(
+    "/training/{training_id}/stop", summary="Stop a training", responses={404: ERRORS[404], 409: ERRORS[409]}
+)
+def stop_training(
+    training_id: TrainingIdPath, caller: CallerDep, stores: StoresDep, machine: TrainingMachineDep
+) -> JobStopped:
+    """Stop a PENDING, STARTED or RUNNING training; it ends STOPPED and keeps every checkpoint saved."""
+    record = service.stop(training_id, caller.tenant, stores, machine)
+    return JobStopped(detail=f"Training {record.training_id} is {record.status.value}.")
+
+
+@router.post(
+    "/training/{training_id}/extend",
+    summary="Add rounds with new samples to an ended chain",
+    responses=ERRORS,
+)
+def extend_training(
+    training_id: TrainingIdPath,
+    body: TrainingExtend,
+    caller: CallerDep,
+    stores: StoresDep,
+    machine: TrainingMachineDep,
+) -> TrainingStarted:
+    """A new training that continues the chain from its best checkpoint on the new samples."""
+    return TrainingStarted(training_id=service.extend(training_id, body, caller.tenant, stores, machine))
+
+
+@router.get("/training/{training_id}/logs", summary="A training's log lines", responses={404: ERRORS[404]})
+def training_logs(
+    training_id: TrainingIdPath,
+    caller: CallerDep,
+    stores: StoresDep,
+    from_line: LogFromQuery = 0,
+    limit: LogLimitQuery = 1000,
+) -> LogPage:
+    """Lines from `from_line` on; ask again from `next_line` to follow the log."""
+    record = stores.trainings.get(training_id, caller.tenant)
+    return stores.trainings.read_log(record, from_line, limit)

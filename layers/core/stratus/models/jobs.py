@@ -1,0 +1,136 @@
+"""Jobs: what executions and trainings share (statuses, plan, error, log, progress, stop)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stratus.models.records import TenantRecord
+
+
+class JobStatus(StrEnum):
+    """Compox's task statuses; COMPLETED, FAILED and STOPPED are final."""
+
+    PENDING = "PENDING"
+    STARTED = "STARTED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+# The allowed status changes, source → targets; everything else is an IllegalTransitionError.
+# COMPLETED only from RUNNING: the runtime marks RUNNING as it enters the first hook (as Compox does).
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.STARTED, JobStatus.FAILED, JobStatus.STOPPED}),
+    JobStatus.STARTED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.STOPPED}),
+    JobStatus.RUNNING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.STOPPED: frozenset(),
+}
+# Progress is recorded only while the algorithm may still be working.
+ACTIVE_STATUSES = frozenset({JobStatus.STARTED, JobStatus.RUNNING})
+JobKind = Literal["execution", "training"]
+
+
+def sources_of(target: JobStatus) -> frozenset[JobStatus]:
+    """Statuses from which ``target`` may be reached."""
+    return frozenset(s for s, targets in JOB_TRANSITIONS.items() if target in targets)
+
+
+def is_terminal(status: JobStatus) -> bool:
+    """Whether no status change can follow ``status``."""
+    return not JOB_TRANSITIONS[status]
+
+
+class JobError(BaseModel):
+    """Why a job failed, for clients that branch on it (the traceback is in the log)."""
+
+    type: str = Field(description="The exception's class name, e.g. RuntimeError or NotFoundError")
+    message: str
+
+
+class DevicePlan(BaseModel):
+    """Where a job runs, decided once at accept time (stratus.devices)."""
+
+    kind: Literal["cpu", "cuda"] = Field(description="cuda: the GPU queue; the worker uses the card")
+    index: int | None = Field(default=None, description="The card asked for with cuda:N")
+
+
+class JobPlan(BaseModel):
+    """Everything statically decidable about a job, resolved when it was accepted; nobody decides again."""
+
+    algorithm_id: str
+    algorithm_name: str
+    algorithm_major: int
+    algorithm_minor: int
+    code_key: str = Field(description="S3 key of the pinned version's code")
+    assets: dict[str, str] = Field(description="Asset path → sha256: the version's, or the checkpoint's")
+    checkpoint_id: str | None = None
+    parameters: dict[str, Any] = Field(description="The parameters used, defaults filled in")
+    device: DevicePlan
+
+
+class JobRecord(TenantRecord):
+    """The fields every job record has (internal); times are epoch seconds."""
+
+    algorithm_id: str
+    algorithm_minor_version: str | None = None
+    checkpoint_id: str | None = None
+    additional_parameters: dict[str, Any] = Field(default_factory=dict)
+    plan: JobPlan
+    status: JobStatus = JobStatus.PENDING
+    progress: float = 0.0
+    time_started: float | None = None
+    time_running: float | None = None
+    time_completed: float | None = None
+    # The last lines only; the whole log is items of its own (stores.logs), `log_lines` of them.
+    log: str = ""
+    log_lines: int = 0
+    # Bumped by every write that changes `log`, so read-modify-write appends detect a concurrent append.
+    log_version: int = 0
+    error: JobError | None = None
+    stop_requested_at: float | None = None
+    expires_at: int
+
+
+class TaskFailure(BaseModel):
+    """What a Catch put at ``$.error``: Step Functions' error name and cause."""
+
+    error: str = Field(alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+
+class JobStopped(BaseModel):
+    """The answer to a stop request."""
+
+    detail: str
+
+
+class LogLine(BaseModel):
+    """One line of a job's log, numbered from 0."""
+
+    line: int
+    text: str
+
+
+class LogPage(BaseModel):
+    """Lines of a job's log from a line number; ask again from ``next_line`` to follow it."""
+
+    lines: list[LogLine]
+    next_line: int = Field(description="The line number to ask for next (equal to the count so far)")
+
+
+class StrictTask(BaseModel):
+    """Base of the state machines' task inputs: ids only, nothing unknown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def iso(timestamp: float | None) -> str:
+    """ISO 8601 for a timestamp, or empty before it happened (as Compox)."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp is not None else ""

@@ -1,0 +1,140 @@
+"""Holds: a job holds the files it reads, and a sample the files it references, so none expires or is
+deleted under them; the last holder out gives a file its own expiry back."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from stratus.errors import FileInUseError, NotFoundError
+from stratus.models.jobs import is_terminal
+from stratus.stores.base import MAX_TRANSACTION_ITEMS
+from stratus.stores.objects import HELD, PINNED, TEMPORARY
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from stratus.models.files import FileRecord
+    from stratus.stores import Stores
+    from stratus.stores.base import Write
+
+# How long one job hold keeps an input at least, and all a lost release can cost. It must outlast the
+# longest run: Batch tries a job up to 3 times for JobTimeoutSeconds (at most 12 h) plus time queued. The
+# held lifecycle rule in template.yaml keeps held objects FileLifetimeDays' maximum plus this long.
+HOLD_CEILING_SECONDS = 2 * 86_400
+# A sample's files live as long as it does: the largest expiry an ISO 8601 date can show (9999-12-31).
+PINNED_UNTIL = 253_402_300_799
+SAMPLE = "sample"
+
+
+def holder_of(kind: str, record_id: str) -> str:
+    """The name a holder is recorded under in a file's held_by."""
+    return f"{kind}#{record_id}"
+
+
+def hold_writes(files: Iterable[FileRecord], holder: str, now: float, stores: Stores) -> list[Write]:
+    """The transaction writes that make ``holder`` hold each file (read just before)."""
+    until = PINNED_UNTIL if holder.startswith(f"{SAMPLE}#") else int(now) + HOLD_CEILING_SECONDS
+    return [stores.files.hold_write(record, holder, until) for record in files]
+
+
+class TransactionFailed(Exception):
+    """A transaction with holds was cancelled: why, for each of the caller's own writes, and whether a
+    hold's guess was wrong (a file changed since it was read)."""
+
+    def __init__(self, reasons: list[str], holds_failed: bool) -> None:
+        super().__init__("the transaction was cancelled")
+        self.reasons = reasons
+        self.holds_failed = holds_failed
+
+
+def transact_with_holds(writes: list[Write], holds: list[Write], stores: Stores) -> None:
+    """``writes`` and ``holds`` as one transaction. Raises TransactionFailed.
+
+    DynamoDB takes 100 writes a transaction: holds beyond that go first, in transactions of their own,
+    and are undone when a later one fails.
+    """
+    split = max(len(holds) - (MAX_TRANSACTION_ITEMS - len(writes)), 0)
+    early, last = holds[:split], holds[split:]
+    done: list[Write] = []
+    for start in range(0, len(early), MAX_TRANSACTION_ITEMS):
+        chunk = early[start : start + MAX_TRANSACTION_ITEMS]
+        if stores.files.transact(chunk) is not None:
+            _undo(done, stores)
+            raise TransactionFailed(["None"] * len(writes), holds_failed=True)
+        done.extend(chunk)
+    reasons = stores.files.transact([*writes, *last])
+    if reasons is not None:
+        _undo(done, stores)
+        own, of_holds = reasons[: len(writes)], reasons[len(writes) :]
+        raise TransactionFailed(own, holds_failed=any(r not in ("None", "") for r in of_holds))
+
+
+def _undo(done: list[Write], stores: Stores) -> None:
+    for write in done:
+        update = write["Update"]
+        file_id = str(update["Key"]["pk"]).split("#", 1)[1]
+        (holder,) = update["ExpressionAttributeValues"][":holder"]
+        release(holder, [file_id], stores)
+
+
+def tag_held(holder: str, files: Iterable[FileRecord], stores: Stores) -> None:
+    """Tag the held files' objects so the bucket's lifecycle keeps them (after the holds: a hold whose
+    tagging failed is still released and retagged at the end). A file a sample pins stays pinned: a
+    job's held tag would let the lifecycle delete the sample's bytes."""
+    for record in files:
+        with contextlib.suppress(NotFoundError):  # deleted since: nothing to tag
+            stores.objects.tag_lifetime(record.s3_key, lifetime_of({holder, *record.held_by}))
+
+
+def release(holder: str, file_ids: Iterable[str], stores: Stores) -> None:
+    """Drop ``holder``'s holds; a file nobody holds any more gets its own expiry back, and its object the
+    lifetime tag its remaining holders need. Idempotent: files not held by ``holder`` are left alone."""
+    for file_id in dict.fromkeys(file_ids):
+        record = stores.files.release(file_id, holder)
+        if record is None:
+            continue
+        with contextlib.suppress(NotFoundError):  # deleted (or expired) since: nothing to retag
+            stores.objects.tag_lifetime(record.s3_key, lifetime_of(record.held_by))
+            # A hold that landed after our release may have tagged the object before we did: put it back.
+            current = stores.files.get(file_id)
+            if lifetime_of(current.held_by) != lifetime_of(record.held_by):
+                stores.objects.tag_lifetime(record.s3_key, lifetime_of(current.held_by))
+
+
+def lifetime_of(holders: Iterable[str]) -> str:
+    """The object lifetime tag for a file with these holders."""
+    holders = list(holders)
+    if any(h.startswith(f"{SAMPLE}#") for h in holders):
+        return PINNED
+    return HELD if holders else TEMPORARY
+
+
+def release_ended_holders(file_id: str, tenant: str, stores: Stores) -> None:
+    """Drop holds whose jobs have ended or whose samples are gone (their release was lost).
+
+    Raises FileInUseError naming the jobs and samples that still hold the file, NotFoundError.
+    """
+    live = []
+    for holder in sorted(stores.files.get(file_id, tenant).held_by):
+        if _has_ended(holder, stores):
+            release(holder, [file_id], stores)
+        else:
+            live.append(holder)
+    if live:
+        raise FileInUseError(
+            f"file {file_id} is held by {', '.join(live)}; delete it once those jobs end and those "
+            "samples are deleted"
+        )
+
+
+def _has_ended(holder: str, stores: Stores) -> bool:
+    kind, _, record_id = holder.rpartition("#")
+    try:
+        if kind == SAMPLE:
+            stores.samples.get(record_id)
+            return False
+        job_store = stores.trainings if kind == "training" else stores.executions
+        return is_terminal(job_store.get(record_id).status)
+    except NotFoundError:
+        return True

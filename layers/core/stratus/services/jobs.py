@@ -1,0 +1,181 @@
+"""Job use cases shared by executions and trainings: plan once, accept atomically, stop, fail unstarted."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from stratus.algorithms import AlgorithmConfig, validate_parameters
+from stratus.devices import decide_device
+from stratus.errors import ConflictError, IllegalTransitionError, InvalidInputError, NotFoundError
+from stratus.models.idempotency import IdempotencyRecord
+from stratus.models.jobs import JobError, JobPlan, JobRecord
+from stratus.services import files, holds
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from stratus.models.files import FileRecord
+    from stratus.stores import StateMachineStore, Stores
+    from stratus.stores.jobs import JobStore
+
+J = TypeVar("J", bound=JobRecord)
+
+# A retry comes within minutes; a day covers a client that retries after an outage.
+IDEMPOTENCY_LIFETIME_SECONDS = 86_400
+# A hold's guess about a file's expiry is wrong only when the file changed since the batched read.
+MAX_ACCEPT_ATTEMPTS = 3
+STOP_CAUSE = "stop requested through the API"
+
+
+def plan_job(
+    algorithm_id: str,
+    minor: str | None,
+    checkpoint_id: str | None,
+    parameters: dict[str, Any],
+    device_override: str | None,
+    tenant: str,
+    stores: Stores,
+    schema: Literal["additional_parameters", "training_parameters"] = "additional_parameters",
+) -> tuple[JobPlan, AlgorithmConfig]:
+    """Resolve what a job runs: the pinned version, the checkpoint's assets, the parameters with their
+    defaults and the device. Raises NotFoundError, InvalidInputError."""
+    version = stores.algorithms.get_version_by_id(algorithm_id, int(minor) if minor else None)
+    if schema == "training_parameters" and not version.trainable:
+        raise InvalidInputError(
+            f"algorithm {algorithm_id} (minor {version.minor}) is not trainable: its Runner has no train()"
+        )
+    config = AlgorithmConfig.model_validate(version.metadata)
+    assets = dict(version.assets)
+    if checkpoint_id is not None:
+        checkpoint = stores.checkpoints.get(checkpoint_id, tenant)
+        if checkpoint.parent_algorithm_id != algorithm_id:
+            raise InvalidInputError(
+                f"checkpoint {checkpoint_id} was trained from algorithm {checkpoint.parent_algorithm_id}, "
+                f"not {algorithm_id}"
+            )
+        assets.update(checkpoint.assets)
+    plan = JobPlan(
+        algorithm_id=algorithm_id,
+        algorithm_name=version.name,
+        algorithm_major=version.major,
+        algorithm_minor=version.minor,
+        code_key=version.code_key,
+        assets=assets,
+        checkpoint_id=checkpoint_id,
+        parameters=validate_parameters(getattr(config, schema), parameters),
+        device=decide_device(config.supported_devices, config.default_device, device_override),
+    )
+    return plan, config
+
+
+def request_hash(request: BaseModel) -> str:
+    """A request body's fingerprint, to tell a retry from another request under the same key."""
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def accept(
+    record: J,
+    store: JobStore[J],
+    inputs: list[FileRecord],
+    machine: StateMachineStore,
+    machine_input: dict[str, Any],
+    stores: Stores,
+    idempotency: tuple[str, str] | None = None,
+) -> str:
+    """Store the PENDING record, the idempotency key and the input holds in one transaction, then start
+    the job's state machine run; returns the job's id (a retry's: the first request's).
+
+    ``idempotency`` is (key, request hash). Raises NotFoundError, NotReadyError (an input changed since
+    it was read), ConflictError (the key was used with another body).
+    """
+    job_id = str(getattr(record, store.id_field))
+    holder = holds.holder_of(store.job_kind, job_id)
+    writes = [store.create_write(record)]
+    if idempotency is not None:
+        now = stores.clock()
+        key, digest = idempotency
+        claim = IdempotencyRecord(
+            tenant=record.tenant,
+            key=key,
+            request_hash=digest,
+            resource_id=job_id,
+            created_at=now,
+            expires_at=int(now) + IDEMPOTENCY_LIFETIME_SECONDS,
+        )
+        writes.append(stores.idempotency.claim_write(claim))
+    for attempt in range(MAX_ACCEPT_ATTEMPTS):
+        try:
+            holds.transact_with_holds(
+                writes, holds.hold_writes(inputs, holder, stores.clock(), stores), stores
+            )
+            break
+        except holds.TransactionFailed as failed:
+            if idempotency is not None and failed.reasons[1] == "ConditionalCheckFailed":
+                return _first_request(record.tenant, *idempotency, stores)
+            if not failed.holds_failed or attempt == MAX_ACCEPT_ATTEMPTS - 1:
+                raise ConflictError("the request raced another change; try again") from failed
+            # An input changed since it was read: read again (missing and unready ones raise here).
+            inputs = files.get_ready_many([f.file_id for f in inputs], record.tenant, stores)
+    try:
+        machine.start(job_id, machine_input)
+    except Exception as exc:
+        # Nothing would ever move a record whose run did not start: it ends FAILED, and the error goes on.
+        fail_unstarted(job_id, store, [f.file_id for f in inputs], exc, stores)
+        raise
+    return job_id
+
+
+def _first_request(tenant: str, key: str, digest: str, stores: Stores) -> str:
+    first = stores.idempotency.get(tenant, key)
+    if first.request_hash != digest:
+        raise ConflictError("this Idempotency-Key was used with a different request body")
+    return first.resource_id
+
+
+def fail_unstarted(
+    job_id: str, store: JobStore[J], input_ids: list[str], exc: Exception, stores: Stores
+) -> None:
+    """End a job whose state machine run did not start FAILED, and release its inputs."""
+    error = JobError(
+        type=type(exc).__name__, message=f"the {store.job_kind}'s state machine run did not start"
+    )
+    with contextlib.suppress(IllegalTransitionError):  # stopped in the meantime: that end stands
+        store.fail(job_id, error)
+    holds.release(holds.holder_of(store.job_kind, job_id), input_ids, stores)
+
+
+def stop(
+    job_id: str,
+    tenant: str,
+    store: JobStore[J],
+    machine: StateMachineStore,
+    input_ids: list[str],
+    stores: Stores,
+) -> J:
+    """Flag the job for a cooperative stop, stop its run, end the record STOPPED and release its inputs.
+
+    Raises NotFoundError, IllegalTransitionError (already final).
+    """
+    store.request_stop(job_id, tenant)
+    machine.stop(job_id, STOP_CAUSE)
+    # Stopping the run terminates its Batch job, and no finalizing task follows: a worker killed before it
+    # saw the flag would leave the record live for ever, so it is ended here whatever its live status.
+    try:
+        record = store.stop(job_id, f"{store.job_kind.capitalize()} stopped through the API.")
+    except IllegalTransitionError:
+        record = store.get(job_id)  # the worker ended it first; that end stands
+    holds.release(holds.holder_of(store.job_kind, job_id), input_ids, stores)
+    return record
+
+
+def exists(job_id: str, store: JobStore[J]) -> bool:
+    """Whether a live record of the job exists."""
+    try:
+        store.get(job_id)
+    except NotFoundError:
+        return False
+    return True

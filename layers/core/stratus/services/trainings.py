@@ -1,0 +1,303 @@
+"""Training use cases: accept (samples, checks and chain planned up front), stop, extend, and the
+training state machine's tasks (prepare, select best, finalize, mark failed)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import uuid
+from typing import TYPE_CHECKING
+
+from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
+from stratus.models.jobs import JobError, JobStatus, is_terminal
+from stratus.models.samples import Sample
+from stratus.models.trainings import (
+    ChainStep,
+    FinalizeTrainingTask,
+    MarkTrainingFailedTask,
+    PrepareTrainingTask,
+    Round,
+    SelectBestTask,
+    TrainingInput,
+    TrainingRecord,
+)
+from stratus.services import files, holds, jobs
+
+if TYPE_CHECKING:
+    from stratus.models.checkpoints import CheckpointRecord
+    from stratus.models.jobs import TaskFailure
+    from stratus.models.samples import SampleRecord
+    from stratus.models.trainings import TrainingCreate, TrainingExtend, TrainingTask
+    from stratus.stores import StateMachineStore, Stores
+
+# Trainings and their chains are kept longer than executions: a chain may run for days.
+TRAINING_LIFETIME_SECONDS = 30 * 86_400
+# A Batch failure's cause is the whole DescribeJobs answer; the record keeps a readable summary.
+MAX_CAUSE_CHARS = 2000
+
+
+def train(
+    request: TrainingCreate,
+    tenant: str,
+    stores: Stores,
+    machine: StateMachineStore,
+    idempotency_key: str | None,
+) -> str:
+    """Check everything statically checkable, store a PENDING training with its plan and rounds, hold
+    its samples' files, and start its state machine run; returns its id.
+
+    Raises NotFoundError (algorithm, version, checkpoint, sample or file), NotReadyError, InvalidInputError
+    (not trainable, bad parameters or device), ConflictError (Idempotency-Key reused).
+    """
+    record, inputs = _prepare(request, tenant, stores)
+    run_input = TrainingInput(training_id=record.training_id, device=record.plan.device.kind)
+    key = (idempotency_key, jobs.request_hash(request)) if idempotency_key else None
+    return jobs.accept(record, stores.trainings, inputs, machine, run_input.model_dump(), stores, key)
+
+
+def _prepare(request: TrainingCreate, tenant: str, stores: Stores) -> tuple[TrainingRecord, list]:  # type: ignore[type-arg]
+    samples = _samples(request.training_data + request.validation_data, tenant, stores)
+    inputs = files.get_ready_many([f for s in samples.values() for f in s.file_ids()], tenant, stores)
+    plan, _ = jobs.plan_job(
+        request.algorithm_id,
+        request.algorithm_minor_version,
+        request.checkpoint_id,
+        request.additional_parameters or {},
+        request.execution_device_override,
+        tenant,
+        stores,
+        schema="training_parameters",
+    )
+    now = stores.clock()
+    record = TrainingRecord(
+        training_id=str(uuid.uuid4()),
+        tenant=tenant,
+        algorithm_id=request.algorithm_id,
+        algorithm_minor_version=str(plan.algorithm_minor),
+        checkpoint_id=request.checkpoint_id,
+        additional_parameters=plan.parameters,
+        plan=plan,
+        training_data=request.training_data,
+        validation_data=request.validation_data,
+        samples={sid: _manifest(s) for sid, s in samples.items()},
+        tags=request.tags,
+        execution_device_override=request.execution_device_override,
+        selection=request.selection,
+        rounds=split_rounds(request.training_data, request.rounds, request.round_size),
+        created_at=now,
+        expires_at=int(now) + TRAINING_LIFETIME_SECONDS,
+    )
+    return record, inputs
+
+
+def _samples(sample_ids: list[str], tenant: str, stores: Stores) -> dict[str, SampleRecord]:
+    found = stores.samples.get_many(sample_ids, tenant)
+    missing = [s for s in dict.fromkeys(sample_ids) if s not in found]
+    if missing:
+        raise NotFoundError(f"samples not found: {', '.join(missing)}")
+    return found
+
+
+def _manifest(sample: SampleRecord) -> dict[str, object]:
+    # Compox's SampleRecord shape, which the runtime's TrainingSample reads.
+    return Sample.from_record(sample).model_dump(mode="json")
+
+
+def split_rounds(
+    sample_ids: list[str], rounds: int | None, round_size: int | None, first: int = 0
+) -> list[Round]:
+    """The chain's rounds: the samples in order, in ``rounds`` nearly equal parts or parts of
+    ``round_size``; one round of everything when neither is asked for."""
+    unique = list(dict.fromkeys(sample_ids))
+    size = round_size or math.ceil(len(unique) / (rounds or 1))
+    return [
+        Round(index=first + i, sample_ids=unique[start : start + size])
+        for i, start in enumerate(range(0, len(unique), size))
+    ]
+
+
+def stop(training_id: str, tenant: str, stores: Stores, machine: StateMachineStore) -> TrainingRecord:
+    """Stop a training at any point of its chain; it ends STOPPED with every checkpoint it saved.
+
+    Raises NotFoundError, IllegalTransitionError (already final).
+    """
+    record = stores.trainings.get(training_id, tenant)
+    return jobs.stop(training_id, tenant, stores.trainings, machine, _input_ids(record), stores)
+
+
+def extend(
+    training_id: str, request: TrainingExtend, tenant: str, stores: Stores, machine: StateMachineStore
+) -> str:
+    """Continue an ended chain with new samples: a new training whose rounds start from the chain's best
+    checkpoint (seed 001: new data makes new learnuplets); returns its id.
+
+    Raises NotFoundError, ConflictError (the chain has not ended, or saved no checkpoint).
+    """
+    previous = stores.trainings.get(training_id, tenant)
+    if not is_terminal(previous.status):
+        raise ConflictError(f"training {training_id} is {previous.status.value}; extend it once it has ended")
+    start = previous.best_checkpoint_id or previous.checkpoint_id
+    if start is None:
+        raise ConflictError(f"training {training_id} saved no checkpoint to continue from")
+    samples = _samples(request.training_data + previous.validation_data, tenant, stores)
+    inputs = files.get_ready_many([f for s in samples.values() for f in s.file_ids()], tenant, stores)
+    checkpoint = stores.checkpoints.get(start, tenant)
+    now = stores.clock()
+    first = previous.rounds[-1].index + 1 if previous.rounds else 0
+    record = previous.model_copy(
+        update={
+            "training_id": str(uuid.uuid4()),
+            "plan": previous.plan.model_copy(update={"checkpoint_id": start, "assets": checkpoint.assets}),
+            "checkpoint_id": start,
+            "training_data": request.training_data,
+            "samples": {sid: _manifest(s) for sid, s in samples.items()},
+            "rounds": split_rounds(request.training_data, request.rounds, request.round_size, first),
+            "extends_training_id": training_id,
+            "status": JobStatus.PENDING,
+            "progress": 0.0,
+            "best_checkpoint_id": start,
+            "best_metric": previous.best_metric,
+            "output_checkpoint_ids": [],
+            "current_round": first,
+            "current_step": 0,
+            "total_steps": 0,
+            "state": {},
+            "log": "",
+            "log_lines": 0,
+            "log_version": 0,
+            "error": None,
+            "stop_requested_at": None,
+            "time_started": None,
+            "time_running": None,
+            "time_completed": None,
+            "created_at": now,
+            "expires_at": int(now) + TRAINING_LIFETIME_SECONDS,
+        }
+    )
+    run_input = TrainingInput(training_id=record.training_id, device=record.plan.device.kind)
+    return jobs.accept(record, stores.trainings, inputs, machine, run_input.model_dump(), stores)
+
+
+def _input_ids(record: TrainingRecord) -> list[str]:
+    return list(
+        dict.fromkeys(
+            i for s in record.samples.values() for item in s["files"] for ids in item.values() for i in ids
+        )
+    )
+
+
+# --- The training state machine's tasks --------------------------------------------------------------
+
+
+def run_task(task: TrainingTask, stores: Stores) -> ChainStep:
+    """Run one training task. Raises NotFoundError, IllegalTransitionError."""
+    if isinstance(task, PrepareTrainingTask):
+        return prepare(task.training_id, stores)
+    if isinstance(task, SelectBestTask):
+        return select_best(task.training_id, task.round, stores)
+    if isinstance(task, FinalizeTrainingTask):
+        return finalize(task.training_id, stores)
+    if isinstance(task, MarkTrainingFailedTask):
+        return mark_failed(task.training_id, task.error, stores)
+    raise TypeError(f"unknown training task {type(task).__name__}")  # unreachable: the union is closed
+
+
+def prepare(training_id: str, stores: Stores) -> ChainStep:
+    """PENDING → STARTED (a retried task finds it STARTED or RUNNING) and tag the inputs held; the chain
+    starts at its first round. Raises NotFoundError, IllegalTransitionError (already final)."""
+    record = stores.trainings.get(training_id)
+    if record.status is JobStatus.PENDING:
+        try:
+            record = stores.trainings.mark_started(training_id)
+        except IllegalTransitionError:
+            record = stores.trainings.get(training_id)
+    if is_terminal(record.status):
+        raise IllegalTransitionError(f"training {training_id} is already {record.status.value}")
+    inputs = stores.files.get_many(_input_ids(record), record.tenant).values()
+    holds.tag_held(holds.holder_of("training", training_id), inputs, stores)
+    return _step(record, 0)
+
+
+def select_best(training_id: str, round_position: int, stores: Stores) -> ChainStep:
+    """After round ``round_position`` (its place in the chain): the best checkpoint so far by the
+    selection metric (else the newest), and whether another round follows. Raises NotFoundError."""
+    record = stores.trainings.get(training_id)
+    if is_terminal(record.status):
+        return _step(record, round_position, done=True)
+    saved = [c for c in (_checkpoint(i, stores) for i in record.rounds[round_position].checkpoint_ids) if c]
+    best_id, best_metric = record.best_checkpoint_id, record.best_metric
+    for checkpoint in saved:
+        if _is_better(checkpoint, best_metric, record):
+            best_id = checkpoint.checkpoint_id
+            best_metric = _metric(checkpoint, record)
+    with contextlib.suppress(IllegalTransitionError):  # ended meanwhile: the chain is done either way
+        record = stores.trainings.update_active(
+            training_id, {"best_checkpoint_id": best_id, "best_metric": best_metric}
+        )
+    following = round_position + 1
+    return _step(record, following, done=following >= len(record.rounds) or is_terminal(record.status))
+
+
+def _checkpoint(checkpoint_id: str, stores: Stores) -> CheckpointRecord | None:
+    try:
+        return stores.checkpoints.get(checkpoint_id)
+    except NotFoundError:
+        return None  # deleted since it was saved
+
+
+def _metric(checkpoint: CheckpointRecord, record: TrainingRecord) -> float | None:
+    if record.selection is None:
+        return None
+    value = checkpoint.properties.get(record.selection.metric)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _is_better(checkpoint: CheckpointRecord, best: float | None, record: TrainingRecord) -> bool:
+    # Without a selection metric the newest checkpoint is the best; a checkpoint lacking the metric never
+    # displaces one that has it.
+    if record.selection is None:
+        return True
+    value = _metric(checkpoint, record)
+    if value is None:
+        return best is None and record.best_checkpoint_id in (None, record.checkpoint_id)
+    if best is None:
+        return True
+    return value < best if record.selection.mode == "min" else value > best
+
+
+def finalize(training_id: str, stores: Stores) -> ChainStep:
+    """After the last round: COMPLETED when it saved a checkpoint (else FAILED, as Compox), and the inputs
+    released. A final record stays as it is. Raises NotFoundError."""
+    record = stores.trainings.get(training_id)
+    if not is_terminal(record.status):
+        try:
+            if record.output_checkpoint_ids:
+                record = stores.trainings.complete(training_id, {})
+            else:
+                error = JobError(type="NoCheckpointError", message="the training saved no checkpoint")
+                record = stores.trainings.fail(training_id, error)
+        except IllegalTransitionError:
+            record = stores.trainings.get(training_id)
+    return _release(record, stores)
+
+
+def mark_failed(training_id: str, failure: TaskFailure, stores: Stores) -> ChainStep:
+    """End the training FAILED with the state machine's error (a final record stays as it is), and
+    release its inputs. Raises NotFoundError."""
+    record = stores.trainings.get(training_id)
+    if not is_terminal(record.status):
+        error = JobError(type=failure.error, message=failure.cause[:MAX_CAUSE_CHARS] or failure.error)
+        try:
+            record = stores.trainings.fail(training_id, error)
+        except IllegalTransitionError:
+            record = stores.trainings.get(training_id)
+    return _release(record, stores)
+
+
+def _release(record: TrainingRecord, stores: Stores) -> ChainStep:
+    holds.release(holds.holder_of("training", record.training_id), _input_ids(record), stores)
+    return _step(record, len(record.rounds), done=True)
+
+
+def _step(record: TrainingRecord, position: int, done: bool = False) -> ChainStep:
+    return ChainStep(training_id=record.training_id, round=position, done=done, status=record.status)

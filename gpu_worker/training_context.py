@@ -4,17 +4,18 @@ checkpoints."""
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from stratus.algorithms import StopRequested
 from stratus.errors import IllegalTransitionError, InvalidInputError, NotFoundError
 from stratus.models.checkpoints import CheckpointRecord
-from stratus.models.jobs import JobStatus, is_terminal
+from stratus.models.jobs import JobStatus
 from stratus.models.trainings import Round, RoundStatus, TrainingRecord
 from stratus.stores.layout import asset_key
 
-from gpu_worker.context import JobContext
+from gpu_worker.context import MIN_WRITE_INTERVAL_S, JobContext
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,6 +47,8 @@ class TrainingContext(JobContext[TrainingRecord]):
         if training.best_checkpoint_id is not None:
             self.start_assets.update(stores.checkpoints.get(training.best_checkpoint_id).assets)
         self._steps = (0, 0)
+        self._is_state_dirty = False
+        self._last_state_write = -math.inf
 
     def _running_values(self) -> dict[str, Any]:
         return {"resolved_device": self._device}
@@ -53,18 +56,15 @@ class TrainingContext(JobContext[TrainingRecord]):
     def mark_running(self) -> None:
         """The round starts: the training goes RUNNING (first round) and the round RUNNING; raises
         StopRequested when the training ended or a stop was requested."""
-        current = self._stores.trainings.get(self.job_id)
-        if current.status is JobStatus.STARTED:
+        # The record was read as the job began; the writes' guards tell whether it ended or must stop.
+        if self._training.status is JobStatus.STARTED:
             super().mark_running()
-            current = self._stores.trainings.get(self.job_id)
-        if is_terminal(current.status) or current.stop_requested_at is not None:
-            raise StopRequested("the training ended or was asked to stop before the round started")
         try:
             self._known = self._stores.trainings.set_round(
                 self.job_id, self._position, RoundStatus.RUNNING, self.start_checkpoint_id
             )
         except IllegalTransitionError:
-            raise StopRequested("the training ended before the round started") from None
+            raise StopRequested("the training ended or was asked to stop before the round started") from None
 
     def _scaled(self, progress: float) -> float:
         # A round is one part of the chain's progress.
@@ -73,7 +73,14 @@ class TrainingContext(JobContext[TrainingRecord]):
     def _progress_values(self) -> dict[str, Any]:
         current, total = self._steps
         rounds = len(self._training.rounds)
-        return {"current_step": self._position * total + current, "total_steps": rounds * total}
+        values: dict[str, Any] = {
+            "current_step": self._position * total + current,
+            "total_steps": rounds * total,
+        }
+        if self._is_state_dirty:
+            # The state rides along with the progress write: no write of its own.
+            values["state"], self._is_state_dirty = dict(self.get_state()), False
+        return values
 
     def set_steps(self, current_step: int, total_steps: int) -> None:
         """Steps of this round; the record counts them over the whole chain."""
@@ -81,10 +88,18 @@ class TrainingContext(JobContext[TrainingRecord]):
         self.set_progress(current_step / max(total_steps, 1))
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Publish the training's free-form state in its record (as Compox does)."""
+        """Publish the training's free-form state in its record (as Compox does), throttled as progress is:
+        a runner may set it every step, and every write is billed on the whole record."""
         super().set_state(state)
+        self._is_state_dirty = True
+        if self._stores.clock() - self._last_state_write >= MIN_WRITE_INTERVAL_S:
+            self._write_state()
+
+    def _write_state(self) -> None:
+        self._last_state_write = self._stores.clock()
+        self._is_state_dirty = False
         try:
-            self._stores.trainings.update_active(self.job_id, {"state": dict(state)})
+            self._known = self._stores.trainings.update_active(self.job_id, {"state": dict(self.get_state())})
         except IllegalTransitionError:
             self._is_stop_seen = True
 
@@ -144,4 +159,6 @@ class TrainingContext(JobContext[TrainingRecord]):
         Raises IllegalTransitionError (the training ended meanwhile).
         """
         self.flush()
+        if self._is_state_dirty:
+            self._write_state()
         return self._stores.trainings.set_round(self.job_id, self._position, RoundStatus.COMPLETED)

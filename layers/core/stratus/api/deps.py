@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from stratus import aws
 from stratus.models.executions import ExecutionRecord
 from stratus.models.files import FILE_ID_PATTERN, FileRecord
+from stratus.models.records import TagFilter
 from stratus.settings import Settings
 from stratus.stores import StateMachineStore, Stores
 
@@ -57,6 +58,17 @@ IdempotencyKeyHeader = Annotated[
 ]
 LogFromQuery = Annotated[int, Query(ge=0, description="The first line to return (lines count from 0)")]
 LogLimitQuery = Annotated[int, Query(ge=1, le=5000, description="Lines per page")]
+TagsQuery = Annotated[list[str], Query(max_length=64)]
+# Compox's lists are plain arrays; the next page's cursor rides in this header.
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+
+
+async def _tags(positive_tags: TagsQuery = [], negative_tags: TagsQuery = []) -> TagFilter:  # noqa: B006
+    # FastAPI copies a default per request; Compox's rule: every positive tag, no negative tag.
+    return TagFilter(positive=positive_tags, negative=negative_tags)
+
+
+TagsDep = Annotated[TagFilter, Depends(_tags)]
 FileIdPath = Annotated[str, Path(pattern=FILE_ID_PATTERN, description="A file id (uuid4)")]
 
 

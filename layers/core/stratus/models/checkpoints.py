@@ -62,9 +62,3 @@ class CheckpointPage(BaseModel):
 
     items: list[Checkpoint]
     next_cursor: str | None
-
-
-class Deleted(BaseModel):
-    """Compox's answer to a delete."""
-
-    detail: str

@@ -34,6 +34,8 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 # Progress is recorded only while the algorithm may still be working.
 ACTIVE_STATUSES = frozenset({JobStatus.STARTED, JobStatus.RUNNING})
+# Everything but the final statuses: a job's record may still change.
+LIVE_STATUSES = frozenset(s for s, targets in JOB_TRANSITIONS.items() if targets)
 JobKind = Literal["execution", "training"]
 
 

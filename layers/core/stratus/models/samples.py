@@ -9,8 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from stratus.models.files import FileId
 from stratus.models.records import TenantRecord
 
-Tag = str
 MAX_TAGS = 64
+
+
+def file_ids_of(files: list[dict[str, list[str]]]) -> list[str]:
+    """Every file id in a sample's files (role → ids, per item), each once, in order."""
+    return list(dict.fromkeys(i for item in files for ids in item.values() for i in ids))
 
 
 class SampleCreate(BaseModel):
@@ -44,7 +48,7 @@ class SampleCreate(BaseModel):
 
     def file_ids(self) -> list[str]:
         """Every file id the sample references, each once."""
-        return list(dict.fromkeys(i for item in self.files for ids in item.values() for i in ids))
+        return file_ids_of(self.files)
 
 
 class SampleRecord(TenantRecord):
@@ -56,7 +60,7 @@ class SampleRecord(TenantRecord):
 
     def file_ids(self) -> list[str]:
         """Every file id the sample references, each once."""
-        return list(dict.fromkeys(i for item in self.files for ids in item.values() for i in ids))
+        return file_ids_of(self.files)
 
 
 class SampleCreated(BaseModel):

@@ -31,7 +31,7 @@ from stratus.models.files import (
 )
 from stratus.observability import logger
 from stratus.services import holds
-from stratus.stores.layout import file_key, upload_key
+from stratus.stores.layout import UPLOADS_PREFIX, file_key, upload_key
 
 if TYPE_CHECKING:
     from stratus.settings import Settings
@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 
 # S3 takes at most 5 GiB in one PUT; bigger files must go multipart.
 S3_MAX_SINGLE_PUT_BYTES = 5 * 1024**3
-_UPLOAD_KEY = re.compile(r"^uploads/(?P<file_id>" + FILE_ID_PATTERN.strip("^$") + r")$")
+_UPLOAD_KEY = re.compile(
+    "^" + re.escape(UPLOADS_PREFIX) + "(?P<file_id>" + FILE_ID_PATTERN.strip("^$") + ")$"
+)
 
 
 @dataclass(frozen=True)
@@ -227,11 +229,7 @@ def get_ready_many(file_ids: list[str], tenant: str, stores: Stores) -> list[Fil
 
     Raises NotFoundError (naming every missing file), NotReadyError.
     """
-    found = stores.files.get_many(file_ids, tenant)
-    missing = [file_id for file_id in dict.fromkeys(file_ids) if file_id not in found]
-    if missing:
-        raise NotFoundError(f"files not found: {', '.join(missing)}")
-    return [_ready(found[file_id]) for file_id in dict.fromkeys(file_ids)]
+    return [_ready(record) for record in stores.files.get_all(file_ids, tenant)]
 
 
 def _ready(record: FileRecord) -> FileRecord:

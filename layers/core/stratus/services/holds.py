@@ -4,6 +4,7 @@ deleted under them; the last holder out gives a file its own expiry back."""
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stratus.errors import FileInUseError, NotFoundError
@@ -32,10 +33,19 @@ def holder_of(kind: str, record_id: str) -> str:
     return f"{kind}#{record_id}"
 
 
-def hold_writes(files: Iterable[FileRecord], holder: str, now: float, stores: Stores) -> list[Write]:
-    """The transaction writes that make ``holder`` hold each file (read just before)."""
+@dataclass(frozen=True)
+class Hold:
+    """One hold to take: which file, by whom, and the transaction write that takes it."""
+
+    file_id: str
+    holder: str
+    write: Write
+
+
+def hold_writes(files: Iterable[FileRecord], holder: str, now: float, stores: Stores) -> list[Hold]:
+    """The holds that make ``holder`` hold each file (read just before)."""
     until = PINNED_UNTIL if holder.startswith(f"{SAMPLE}#") else int(now) + HOLD_CEILING_SECONDS
-    return [stores.files.hold_write(record, holder, until) for record in files]
+    return [Hold(r.file_id, holder, stores.files.hold_write(r, holder, until)) for r in files]
 
 
 class TransactionFailed(Exception):
@@ -48,7 +58,7 @@ class TransactionFailed(Exception):
         self.holds_failed = holds_failed
 
 
-def transact_with_holds(writes: list[Write], holds: list[Write], stores: Stores) -> None:
+def transact_with_holds(writes: list[Write], holds: list[Hold], stores: Stores) -> None:
     """``writes`` and ``holds`` as one transaction. Raises TransactionFailed.
 
     DynamoDB takes 100 writes a transaction: holds beyond that go first, in transactions of their own,
@@ -56,26 +66,23 @@ def transact_with_holds(writes: list[Write], holds: list[Write], stores: Stores)
     """
     split = max(len(holds) - (MAX_TRANSACTION_ITEMS - len(writes)), 0)
     early, last = holds[:split], holds[split:]
-    done: list[Write] = []
+    done: list[Hold] = []
     for start in range(0, len(early), MAX_TRANSACTION_ITEMS):
         chunk = early[start : start + MAX_TRANSACTION_ITEMS]
-        if stores.files.transact(chunk) is not None:
+        if stores.files.transact([hold.write for hold in chunk]) is not None:
             _undo(done, stores)
             raise TransactionFailed(["None"] * len(writes), holds_failed=True)
         done.extend(chunk)
-    reasons = stores.files.transact([*writes, *last])
+    reasons = stores.files.transact([*writes, *(hold.write for hold in last)])
     if reasons is not None:
         _undo(done, stores)
         own, of_holds = reasons[: len(writes)], reasons[len(writes) :]
         raise TransactionFailed(own, holds_failed=any(r not in ("None", "") for r in of_holds))
 
 
-def _undo(done: list[Write], stores: Stores) -> None:
-    for write in done:
-        update = write["Update"]
-        file_id = str(update["Key"]["pk"]).split("#", 1)[1]
-        (holder,) = update["ExpressionAttributeValues"][":holder"]
-        release(holder, [file_id], stores)
+def _undo(done: list[Hold], stores: Stores) -> None:
+    for hold in done:
+        release(hold.holder, [hold.file_id], stores)
 
 
 def tag_held(holder: str, files: Iterable[FileRecord], stores: Stores) -> None:

@@ -11,13 +11,16 @@ from stratus.algorithms import AlgorithmConfig, validate_parameters
 from stratus.devices import decide_device
 from stratus.errors import ConflictError, IllegalTransitionError, InvalidInputError, NotFoundError
 from stratus.models.idempotency import IdempotencyRecord
-from stratus.models.jobs import JobError, JobPlan, JobRecord
+from stratus.models.jobs import JobError, JobPlan, JobRecord, JobStatus, is_terminal
 from stratus.services import files, holds
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pydantic import BaseModel
 
     from stratus.models.files import FileRecord
+    from stratus.models.jobs import TaskFailure
     from stratus.stores import StateMachineStore, Stores
     from stratus.stores.jobs import JobStore
 
@@ -28,6 +31,8 @@ IDEMPOTENCY_LIFETIME_SECONDS = 86_400
 # A hold's guess about a file's expiry is wrong only when the file changed since the batched read.
 MAX_ACCEPT_ATTEMPTS = 3
 STOP_CAUSE = "stop requested through the API"
+# A Batch failure's cause is the whole DescribeJobs answer; the record keeps a readable summary.
+MAX_CAUSE_CHARS = 2000
 
 
 def plan_job(
@@ -170,6 +175,64 @@ def stop(
         record = store.get(job_id)  # the worker ended it first; that end stands
     holds.release(holds.holder_of(store.job_kind, job_id), input_ids, stores)
     return record
+
+
+# --- What both state machines' tasks do -------------------------------------------------------------
+
+
+def mark_started(job_id: str, store: JobStore[J], input_ids: Callable[[J], list[str]], stores: Stores) -> J:
+    """PENDING → STARTED (a record already STARTED or RUNNING is returned unchanged: a retried task), and
+    the inputs' objects tagged held. Raises NotFoundError, IllegalTransitionError (already final)."""
+    record = store.get(job_id)
+    if record.status is JobStatus.PENDING:
+        try:
+            record = store.mark_started(job_id)
+        except IllegalTransitionError:
+            record = store.get(job_id)  # a concurrent attempt moved it on first
+    if is_terminal(record.status):
+        raise IllegalTransitionError(f"{store.job_kind} {job_id} is already {record.status.value}")
+    # Off the accept path: the lifecycle acts in days, so the objects are tagged held well in time.
+    inputs = stores.files.get_many(input_ids(record), record.tenant).values()
+    holds.tag_held(holds.holder_of(store.job_kind, job_id), inputs, stores)
+    return record
+
+
+def fail_unless_final(job_id: str, store: JobStore[J], error: JobError) -> J:
+    """End the job FAILED with ``error``; when the worker (or a stop) made it final first, that end stands.
+
+    Raises NotFoundError.
+    """
+    try:
+        return store.fail(job_id, error)
+    except IllegalTransitionError:
+        return store.get(job_id)
+
+
+def failure_error(failure: TaskFailure) -> JobError:
+    """The record's error for a state that failed: a Batch job's failure (the DescribeJobs job, as .sync
+    puts it in the cause) as one line; other causes as they are, shortened."""
+    return JobError(type=failure.error, message=_summary(failure.cause) or failure.error)
+
+
+def _summary(cause: str) -> str:
+    try:
+        job: Any = json.loads(cause)
+    except ValueError:
+        return cause[:MAX_CAUSE_CHARS]
+    if not isinstance(job, dict) or _field(job, "status") is None:
+        return cause[:MAX_CAUSE_CHARS]
+    attempts = _field(job, "attempts") or [{}]
+    container = _field(attempts[-1], "container") or _field(job, "container") or {}
+    reason = _field(job, "statusReason") or "no reason given"
+    return (
+        f"Batch job {_field(job, 'jobId')} {_field(job, 'status')}: {reason} "
+        f"(exit code {_field(container, 'exitCode')})"
+    )
+
+
+def _field(item: dict[str, Any], name: str) -> Any:
+    # Step Functions hands Batch's answer over in PascalCase (ExitCode); the Batch API says exitCode.
+    return item.get(name[0].upper() + name[1:], item.get(name))
 
 
 def exists(job_id: str, store: JobStore[J]) -> bool:

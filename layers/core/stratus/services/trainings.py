@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 import math
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
-from stratus.models.jobs import JobError, JobStatus, is_terminal
-from stratus.models.samples import Sample
+from stratus.errors import ConflictError, IllegalTransitionError
+from stratus.models.jobs import JobError, is_terminal
+from stratus.models.samples import Sample, file_ids_of
 from stratus.models.trainings import (
     ChainStep,
     FinalizeTrainingTask,
@@ -25,15 +25,23 @@ from stratus.services import files, holds, jobs
 
 if TYPE_CHECKING:
     from stratus.models.checkpoints import CheckpointRecord
-    from stratus.models.jobs import TaskFailure
+    from stratus.models.files import FileRecord
+    from stratus.models.jobs import JobPlan, TaskFailure
     from stratus.models.samples import SampleRecord
     from stratus.models.trainings import TrainingCreate, TrainingExtend, TrainingTask
     from stratus.stores import StateMachineStore, Stores
 
 # Trainings and their chains are kept longer than executions: a chain may run for days.
 TRAINING_LIFETIME_SECONDS = 30 * 86_400
-# A Batch failure's cause is the whole DescribeJobs answer; the record keeps a readable summary.
-MAX_CAUSE_CHARS = 2000
+# What an extension of a chain keeps of it; the plan starts from its best checkpoint.
+EXTENSION_KEEPS = {
+    "tenant",
+    "algorithm_id",
+    "validation_data",
+    "tags",
+    "execution_device_override",
+    "selection",
+}
 
 
 def train(
@@ -50,14 +58,13 @@ def train(
     (not trainable, bad parameters or device), ConflictError (Idempotency-Key reused).
     """
     record, inputs = _prepare(request, tenant, stores)
-    run_input = TrainingInput(training_id=record.training_id, device=record.plan.device.kind)
     key = (idempotency_key, jobs.request_hash(request)) if idempotency_key else None
-    return jobs.accept(record, stores.trainings, inputs, machine, run_input.model_dump(), stores, key)
+    return _accept(record, inputs, machine, stores, key)
 
 
-def _prepare(request: TrainingCreate, tenant: str, stores: Stores) -> tuple[TrainingRecord, list]:  # type: ignore[type-arg]
-    samples = _samples(request.training_data + request.validation_data, tenant, stores)
-    inputs = files.get_ready_many([f for s in samples.values() for f in s.file_ids()], tenant, stores)
+def _prepare(request: TrainingCreate, tenant: str, stores: Stores) -> tuple[TrainingRecord, list[FileRecord]]:
+    samples = stores.samples.get_all(request.training_data + request.validation_data, tenant)
+    inputs = _sample_files(samples, tenant, stores)
     plan, _ = jobs.plan_job(
         request.algorithm_id,
         request.algorithm_minor_version,
@@ -68,39 +75,53 @@ def _prepare(request: TrainingCreate, tenant: str, stores: Stores) -> tuple[Trai
         stores,
         schema="training_parameters",
     )
-    now = stores.clock()
-    record = TrainingRecord(
-        training_id=str(uuid.uuid4()),
+    record = _new_training(
+        samples,
+        stores,
         tenant=tenant,
         algorithm_id=request.algorithm_id,
-        algorithm_minor_version=str(plan.algorithm_minor),
-        checkpoint_id=request.checkpoint_id,
-        additional_parameters=plan.parameters,
         plan=plan,
         training_data=request.training_data,
         validation_data=request.validation_data,
-        samples={sid: _manifest(s) for sid, s in samples.items()},
         tags=request.tags,
         execution_device_override=request.execution_device_override,
         selection=request.selection,
         rounds=split_rounds(request.training_data, request.rounds, request.round_size),
-        created_at=now,
-        expires_at=int(now) + TRAINING_LIFETIME_SECONDS,
     )
     return record, inputs
 
 
-def _samples(sample_ids: list[str], tenant: str, stores: Stores) -> dict[str, SampleRecord]:
-    found = stores.samples.get_many(sample_ids, tenant)
-    missing = [s for s in dict.fromkeys(sample_ids) if s not in found]
-    if missing:
-        raise NotFoundError(f"samples not found: {', '.join(missing)}")
-    return found
+def _new_training(samples: list[SampleRecord], stores: Stores, **fields: Any) -> TrainingRecord:
+    """A PENDING training with ``fields`` (its algorithm, plan, data, tags and chain settings); what
+    follows from the plan and the samples is filled in, everything else starts afresh."""
+    now = stores.clock()
+    plan: JobPlan = fields["plan"]
+    return TrainingRecord(
+        training_id=str(uuid.uuid4()),
+        algorithm_minor_version=str(plan.algorithm_minor),
+        checkpoint_id=plan.checkpoint_id,
+        additional_parameters=plan.parameters,
+        # Compox's SampleRecord shape, which the runtime's TrainingSample reads.
+        samples={s.sample_id: Sample.from_record(s).model_dump(mode="json") for s in samples},
+        created_at=now,
+        expires_at=int(now) + TRAINING_LIFETIME_SECONDS,
+        **fields,
+    )
 
 
-def _manifest(sample: SampleRecord) -> dict[str, object]:
-    # Compox's SampleRecord shape, which the runtime's TrainingSample reads.
-    return Sample.from_record(sample).model_dump(mode="json")
+def _accept(
+    record: TrainingRecord,
+    inputs: list[FileRecord],
+    machine: StateMachineStore,
+    stores: Stores,
+    key: tuple[str, str] | None = None,
+) -> str:
+    run_input = TrainingInput(training_id=record.training_id, device=record.plan.device.kind)
+    return jobs.accept(record, stores.trainings, inputs, machine, run_input.model_dump(), stores, key)
+
+
+def _sample_files(samples: list[SampleRecord], tenant: str, stores: Stores) -> list[FileRecord]:
+    return files.get_ready_many([f for s in samples for f in s.file_ids()], tenant, stores)
 
 
 def split_rounds(
@@ -139,51 +160,26 @@ def extend(
     start = previous.best_checkpoint_id or previous.checkpoint_id
     if start is None:
         raise ConflictError(f"training {training_id} saved no checkpoint to continue from")
-    samples = _samples(request.training_data + previous.validation_data, tenant, stores)
-    inputs = files.get_ready_many([f for s in samples.values() for f in s.file_ids()], tenant, stores)
+    samples = stores.samples.get_all(request.training_data + previous.validation_data, tenant)
+    inputs = _sample_files(samples, tenant, stores)
     checkpoint = stores.checkpoints.get(start, tenant)
-    now = stores.clock()
     first = previous.rounds[-1].index + 1 if previous.rounds else 0
-    record = previous.model_copy(
-        update={
-            "training_id": str(uuid.uuid4()),
-            "plan": previous.plan.model_copy(update={"checkpoint_id": start, "assets": checkpoint.assets}),
-            "checkpoint_id": start,
-            "training_data": request.training_data,
-            "samples": {sid: _manifest(s) for sid, s in samples.items()},
-            "rounds": split_rounds(request.training_data, request.rounds, request.round_size, first),
-            "extends_training_id": training_id,
-            "status": JobStatus.PENDING,
-            "progress": 0.0,
-            "best_checkpoint_id": start,
-            "best_metric": previous.best_metric,
-            "output_checkpoint_ids": [],
-            "current_round": first,
-            "current_step": 0,
-            "total_steps": 0,
-            "state": {},
-            "log": "",
-            "log_lines": 0,
-            "log_version": 0,
-            "error": None,
-            "stop_requested_at": None,
-            "time_started": None,
-            "time_running": None,
-            "time_completed": None,
-            "created_at": now,
-            "expires_at": int(now) + TRAINING_LIFETIME_SECONDS,
-        }
+    record = _new_training(
+        samples,
+        stores,
+        **previous.model_dump(include=EXTENSION_KEEPS),
+        plan=previous.plan.model_copy(update={"checkpoint_id": start, "assets": checkpoint.assets}),
+        training_data=request.training_data,
+        rounds=split_rounds(request.training_data, request.rounds, request.round_size, first),
+        extends_training_id=training_id,
+        best_checkpoint_id=start,
+        best_metric=previous.best_metric,
     )
-    run_input = TrainingInput(training_id=record.training_id, device=record.plan.device.kind)
-    return jobs.accept(record, stores.trainings, inputs, machine, run_input.model_dump(), stores)
+    return _accept(record, inputs, machine, stores)
 
 
 def _input_ids(record: TrainingRecord) -> list[str]:
-    return list(
-        dict.fromkeys(
-            i for s in record.samples.values() for item in s["files"] for ids in item.values() for i in ids
-        )
-    )
+    return file_ids_of([item for manifest in record.samples.values() for item in manifest["files"]])
 
 
 # --- The training state machine's tasks --------------------------------------------------------------
@@ -203,19 +199,9 @@ def run_task(task: TrainingTask, stores: Stores) -> ChainStep:
 
 
 def prepare(training_id: str, stores: Stores) -> ChainStep:
-    """PENDING → STARTED (a retried task finds it STARTED or RUNNING) and tag the inputs held; the chain
-    starts at its first round. Raises NotFoundError, IllegalTransitionError (already final)."""
-    record = stores.trainings.get(training_id)
-    if record.status is JobStatus.PENDING:
-        try:
-            record = stores.trainings.mark_started(training_id)
-        except IllegalTransitionError:
-            record = stores.trainings.get(training_id)
-    if is_terminal(record.status):
-        raise IllegalTransitionError(f"training {training_id} is already {record.status.value}")
-    inputs = stores.files.get_many(_input_ids(record), record.tenant).values()
-    holds.tag_held(holds.holder_of("training", training_id), inputs, stores)
-    return _step(record, 0)
+    """PENDING → STARTED (a retried task finds it STARTED or RUNNING) and the inputs tagged held; the
+    chain starts at its first round. Raises NotFoundError, IllegalTransitionError (already final)."""
+    return _step(jobs.mark_started(training_id, stores.trainings, _input_ids, stores), 0)
 
 
 def select_best(training_id: str, round_position: int, stores: Stores) -> ChainStep:
@@ -224,7 +210,9 @@ def select_best(training_id: str, round_position: int, stores: Stores) -> ChainS
     record = stores.trainings.get(training_id)
     if is_terminal(record.status):
         return _step(record, round_position, done=True)
-    saved = [c for c in (_checkpoint(i, stores) for i in record.rounds[round_position].checkpoint_ids) if c]
+    # One batched read; a checkpoint deleted since it was saved is left out.
+    found = stores.checkpoints.get_many(record.rounds[round_position].checkpoint_ids, record.tenant)
+    saved = [found[i] for i in record.rounds[round_position].checkpoint_ids if i in found]
     best_id, best_metric = record.best_checkpoint_id, record.best_metric
     for checkpoint in saved:
         if _is_better(checkpoint, best_metric, record):
@@ -236,13 +224,6 @@ def select_best(training_id: str, round_position: int, stores: Stores) -> ChainS
         )
     following = round_position + 1
     return _step(record, following, done=following >= len(record.rounds) or is_terminal(record.status))
-
-
-def _checkpoint(checkpoint_id: str, stores: Stores) -> CheckpointRecord | None:
-    try:
-        return stores.checkpoints.get(checkpoint_id)
-    except NotFoundError:
-        return None  # deleted since it was saved
 
 
 def _metric(checkpoint: CheckpointRecord, record: TrainingRecord) -> float | None:
@@ -275,7 +256,7 @@ def finalize(training_id: str, stores: Stores) -> ChainStep:
                 record = stores.trainings.complete(training_id, {})
             else:
                 error = JobError(type="NoCheckpointError", message="the training saved no checkpoint")
-                record = stores.trainings.fail(training_id, error)
+                record = jobs.fail_unless_final(training_id, stores.trainings, error)
         except IllegalTransitionError:
             record = stores.trainings.get(training_id)
     return _release(record, stores)
@@ -284,14 +265,9 @@ def finalize(training_id: str, stores: Stores) -> ChainStep:
 def mark_failed(training_id: str, failure: TaskFailure, stores: Stores) -> ChainStep:
     """End the training FAILED with the state machine's error (a final record stays as it is), and
     release its inputs. Raises NotFoundError."""
-    record = stores.trainings.get(training_id)
-    if not is_terminal(record.status):
-        error = JobError(type=failure.error, message=failure.cause[:MAX_CAUSE_CHARS] or failure.error)
-        try:
-            record = stores.trainings.fail(training_id, error)
-        except IllegalTransitionError:
-            record = stores.trainings.get(training_id)
-    return _release(record, stores)
+    return _release(
+        jobs.fail_unless_final(training_id, stores.trainings, jobs.failure_error(failure)), stores
+    )
 
 
 def _release(record: TrainingRecord, stores: Stores) -> ChainStep:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, Key
 
 from stratus.errors import ConflictError, NotFoundError
 from stratus.models.algorithms import AlgorithmRecord, AlgorithmVersionRecord
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 KIND = "algorithm"
 LISTING_PARTITION = KIND  # algorithms are shared by every tenant, as in Compox
 FIRST_MINOR = 0  # Compox counts minor versions (builds) from 0
+VERSION_PREFIX = "version#"
 # Two deploys of one algorithm racing: the loser re-reads and tries the next minor.
 MAX_DEPLOY_ATTEMPTS = 5
 
@@ -26,14 +27,19 @@ def algorithm_key(name: str, major: int) -> Item:
     return {"pk": f"{KIND}#{name}#{major}", "sk": KIND}
 
 
-def version_key(name: str, major: int, minor: int) -> Item:
-    """Primary key of one minor version (zero-padded so versions sort in order)."""
-    return {"pk": f"{KIND}#{name}#{major}", "sk": f"version#{minor:08d}"}
-
-
 def alias_key(algorithm_id: str) -> Item:
     """Primary key of the item that maps an algorithm id back to name and major."""
-    return {"pk": f"{KIND}-id#{algorithm_id}", "sk": "alias"}
+    return {"pk": _id_partition(algorithm_id), "sk": "alias"}
+
+
+def version_key(algorithm_id: str, minor: int) -> Item:
+    """Primary key of one minor version: beside the alias, so a job's version (a given minor, or the
+    latest) is one read by algorithm id; zero-padded so versions sort in order."""
+    return {"pk": _id_partition(algorithm_id), "sk": f"{VERSION_PREFIX}{minor:08d}"}
+
+
+def _id_partition(algorithm_id: str) -> str:
+    return f"{KIND}-id#{algorithm_id}"
 
 
 class AlgorithmStore(RecordStore):
@@ -61,7 +67,7 @@ class AlgorithmStore(RecordStore):
                 if current is None
                 else self._next_deploy(current, version, metadata)
             )
-            if self._transact(writes) is None:
+            if self.transact(writes) is None:
                 return version
         raise ConflictError(f"algorithm {name} {major} is being deployed concurrently; try again")
 
@@ -82,11 +88,23 @@ class AlgorithmStore(RecordStore):
         return self.get(*self._name_and_major(algorithm_id))
 
     def get_version_by_id(self, algorithm_id: str, minor: int | None = None) -> AlgorithmVersionRecord:
-        """One minor version of the algorithm with this id (the latest when ``minor`` is None).
-
-        Raises NotFoundError.
-        """
-        return self.get_version(*self._name_and_major(algorithm_id), minor)
+        """One minor version of the algorithm with this id (the latest when ``minor`` is None), in one
+        read. Raises NotFoundError."""
+        if minor is not None:
+            item = self._table.get_item(Key=version_key(algorithm_id, minor), ConsistentRead=True).get("Item")
+            if item is None:
+                raise NotFoundError(f"algorithm {algorithm_id} has no minor version {minor}")
+            return AlgorithmVersionRecord.model_validate(from_item(item))
+        items = self._table.query(
+            KeyConditionExpression=Key("pk").eq(_id_partition(algorithm_id))
+            & Key("sk").begins_with(VERSION_PREFIX),
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        ).get("Items", [])
+        if not items:
+            raise NotFoundError(f"algorithm {algorithm_id} not found")
+        return AlgorithmVersionRecord.model_validate(from_item(items[0]))
 
     def _name_and_major(self, algorithm_id: str) -> tuple[str, int]:
         alias = self._table.get_item(Key=alias_key(algorithm_id), ConsistentRead=True).get("Item")
@@ -97,12 +115,12 @@ class AlgorithmStore(RecordStore):
 
     def get_version(self, name: str, major: int, minor: int | None = None) -> AlgorithmVersionRecord:
         """One minor version (the latest when ``minor`` is None). Raises NotFoundError."""
-        if minor is None:
-            minor = self.get(name, major).latest_minor
-        item = self._table.get_item(Key=version_key(name, major, minor), ConsistentRead=True).get("Item")
-        if item is None:
-            raise NotFoundError(f"algorithm {name} {major} has no minor version {minor}")
-        return AlgorithmVersionRecord.model_validate(from_item(item))
+        algorithm = self.get(name, major)
+        minor = algorithm.latest_minor if minor is None else minor
+        try:
+            return self.get_version_by_id(algorithm.algorithm_id, minor)
+        except NotFoundError:
+            raise NotFoundError(f"algorithm {name} {major} has no minor version {minor}") from None
 
     def list_all(self) -> list[AlgorithmRecord]:
         """Every algorithm, by name."""
@@ -126,7 +144,7 @@ class AlgorithmStore(RecordStore):
             raise NotFoundError(f"algorithm {name} {major} has no minor version {minor}")
         remaining = sorted(set(current.minors) - {minor})
         unchanged = Attr("latest_minor").eq(current.latest_minor) & Attr("updated_at").eq(current.updated_at)
-        version_delete: dict[str, Any] = {"Delete": {"Key": version_key(name, major, minor)}}
+        version_delete: dict[str, Any] = {"Delete": {"Key": version_key(current.algorithm_id, minor)}}
         writes: list[dict[str, Any]]
         if not remaining:
             writes = [
@@ -149,7 +167,7 @@ class AlgorithmStore(RecordStore):
                 {"Put": {"Item": self._algorithm_item(updated), "Condition": unchanged}},
                 version_delete,
             ]
-        if self._transact(writes) is not None:
+        if self.transact(writes) is not None:
             raise ConflictError(f"algorithm {name} {major} changed while deleting; try again")
         return updated
 
@@ -204,7 +222,7 @@ class AlgorithmStore(RecordStore):
 
     def _version_item(self, version: AlgorithmVersionRecord) -> Item:
         return to_item(
-            {**version_key(version.name, version.major, version.minor), **version.model_dump(mode="json")}
+            {**version_key(version.algorithm_id, version.minor), **version.model_dump(mode="json")}
         )
 
 

@@ -83,6 +83,17 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
+def document_path(path: str, placeholder: str, names: dict[str, str]) -> str:
+    """An update expression's path for an attribute or a document path (``rounds[2].status``), one name
+    placeholder per segment (added to ``names``), so any attribute name is safe."""
+    parts = []
+    for j, segment in enumerate(path.split(".")):
+        name, bracket, index = segment.partition("[")
+        names[f"{placeholder}_{j}"] = name
+        parts.append(f"{placeholder}_{j}" + (f"{bracket}{index}" if bracket else ""))
+    return ".".join(parts)
+
+
 def encode_cursor(last_key: Mapping[str, Any]) -> str:
     """Turn a LastEvaluatedKey into an opaque cursor."""
     raw = json.dumps(from_item(last_key), separators=(",", ":")).encode()
@@ -159,16 +170,17 @@ class RecordStore:
         if condition is not None:
             guard = guard & condition
         # Placeholder prefixes differ from boto3's condition builder (#n0, :v0), which shares the request.
-        names = {f"#set{i}": name for i, name in enumerate(values)}
-        expression = "SET " + ", ".join(f"#set{i} = :set{i}" for i in range(len(values)))
-        removed = {f"#remove{i}": name for i, name in enumerate(remove)}
+        names: dict[str, str] = {}
+        sets = [f"{document_path(path, f'#set{i}', names)} = :set{i}" for i, path in enumerate(values)]
+        expression = "SET " + ", ".join(sets)
+        removed = [document_path(path, f"#remove{i}", names) for i, path in enumerate(remove)]
         if removed:
             expression += " REMOVE " + ", ".join(removed)
         try:
             response = self._table.update_item(
                 Key=key,
                 UpdateExpression=expression,
-                ExpressionAttributeNames={**names, **removed},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={f":set{i}": _to_dynamo(v) for i, v in enumerate(values.values())},
                 ConditionExpression=guard,
                 ReturnValues="ALL_NEW",
@@ -243,10 +255,11 @@ class RecordStore:
                 break
         return items, encode_cursor(start) if start else None
 
-    def _transact(self, writes: list[Write]) -> list[str] | None:
+    def transact(self, writes: list[Write]) -> list[str] | None:
         """Run the writes (``{"Put" | "Update" | "Delete" | "ConditionCheck": spec}``, a spec's
-        ``Condition`` a boto3 condition) as one transaction; None when it went through, else each
-        write's cancellation reason code ("None" for the writes that were not the cause)."""
+        ``Condition`` a boto3 condition) as one transaction; the writes may be any store's, since every
+        store shares the table. None when it went through, else each write's cancellation reason code
+        ("None" for the writes that were not the cause)."""
         items = []
         for write in writes:
             ((action, spec),) = write.items()
@@ -336,6 +349,17 @@ class TenantRecordStore(RecordStore, Generic[R]):
         unique = list(dict.fromkeys(record_ids))
         records = [self.model.model_validate(i) for i in self._get_many([self.key(i) for i in unique])]
         return {str(getattr(r, self.id_field)): r for r in records if r.tenant == tenant}
+
+    def get_all(self, record_ids: list[str], tenant: str) -> list[R]:
+        """The live records of ``tenant`` for ``record_ids`` (each once, in order; one batched read).
+
+        Raises NotFoundError naming every id that is missing, expired or another tenant's.
+        """
+        found = self.get_many(record_ids, tenant)
+        missing = [i for i in dict.fromkeys(record_ids) if i not in found]
+        if missing:
+            raise NotFoundError(f"{self.kind}s not found: {', '.join(missing)}")
+        return [found[i] for i in dict.fromkeys(record_ids)]
 
     def list_recent(
         self,

@@ -89,11 +89,6 @@ class FileStore(TenantRecordStore[FileRecord]):
             }
         }
 
-    def transact(self, writes: list[Write]) -> list[str] | None:
-        """Run writes of any store of this table as one transaction; None on success, else each write's
-        cancellation reason code."""
-        return self._transact(writes)
-
     def release(self, file_id: str, holder: str) -> FileRecord | None:
         """Drop ``holder``'s hold; the last one out gives the file back its own expiry (when that has
         passed, the file expires at once).

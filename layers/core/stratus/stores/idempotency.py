@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
 from stratus.models.idempotency import IdempotencyRecord
 from stratus.stores.base import Item, RecordStore, Write, to_item
@@ -18,22 +17,6 @@ def idempotency_key(tenant: str, key: str) -> Item:
 
 class IdempotencyStore(RecordStore):
     """Used idempotency keys; the first request to claim a key owns it until it expires."""
-
-    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
-        """Store ``record`` unless a live record holds its key; returns the record that holds the key.
-
-        Raises NotFoundError (the holder expired between the write and the read; the client retries).
-        """
-        key = idempotency_key(record.tenant, record.key)
-        # An expired record is still there until TTL deletes it (days late): it may be replaced.
-        free = Attr("pk").not_exists() | Attr("expires_at").lte(self._now())
-        try:
-            self._table.put_item(Item=to_item({**key, **record.model_dump()}), ConditionExpression=free)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return IdempotencyRecord.model_validate(self._get_live(key, "idempotency key"))
-        return record
 
     def claim_write(self, record: IdempotencyRecord) -> Write:
         """The transaction write that claims ``record``'s key (fails while a live record holds it)."""

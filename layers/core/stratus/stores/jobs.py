@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, ConditionBase
 
 from stratus.errors import IllegalTransitionError
-from stratus.models.jobs import ACTIVE_STATUSES, JobError, JobRecord, JobStatus, is_terminal, sources_of
+from stratus.models.jobs import ACTIVE_STATUSES, LIVE_STATUSES, JobError, JobRecord, JobStatus, sources_of
 from stratus.stores.base import TenantRecordStore
 from stratus.stores.logs import LogStore
 
@@ -68,10 +68,14 @@ class JobStore(TenantRecordStore[J]):
         update = {"progress": min(max(progress, 0.0), 1.0), **(values or {})}
         return self._update(job_id, update, allowed_statuses=[s.value for s in ACTIVE_STATUSES])
 
-    def update_active(self, job_id: str, values: Mapping[str, Any]) -> J:
-        """Set ``values`` while the job is live. Raises NotFoundError, IllegalTransitionError (final)."""
-        live = [s.value for s in JobStatus if not is_terminal(s)]
-        return self._update(job_id, values, allowed_statuses=live)
+    def update_active(
+        self, job_id: str, values: Mapping[str, Any], condition: ConditionBase | None = None
+    ) -> J:
+        """Set ``values`` while the job is live (and ``condition`` holds). Raises NotFoundError,
+        IllegalTransitionError (final, or the condition failed)."""
+        return self._update(
+            job_id, values, allowed_statuses=[s.value for s in LIVE_STATUSES], condition=condition
+        )
 
     def append_log(self, job_id: str, lines: Iterable[str], known: J | None = None) -> J:
         """Append lines to the log. With ``known`` (the record as the caller last saw it) the first

@@ -60,6 +60,8 @@ class LogStore(RecordStore):
             query = {
                 "KeyConditionExpression": partition & Key("sk").gte(start),
                 "ConsistentRead": True,
+                # Every chunk holds a line at or after from_line, so `limit` chunks hold the page.
+                "Limit": limit,
             }
             while len(lines) < limit:
                 response = self._table.query(**query)  # type: ignore[arg-type]

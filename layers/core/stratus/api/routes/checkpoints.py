@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from stratus.api.deps import CallerDep, CursorQuery, LimitQuery, StoresDep
-from stratus.api.routes.samples import NEXT_CURSOR_HEADER, TagsQuery
-from stratus.models.checkpoints import Checkpoint, Deleted
-from stratus.models.records import TagFilter
+from stratus.api.deps import NEXT_CURSOR_HEADER, CallerDep, CursorQuery, LimitQuery, StoresDep, TagsDep
+from stratus.models.checkpoints import Checkpoint
+from stratus.models.files import Deleted
 
 router = APIRouter(tags=["checkpoints"])
 
@@ -21,13 +20,11 @@ def list_checkpoints(
     caller: CallerDep,
     stores: StoresDep,
     response: Response,
-    positive_tags: TagsQuery = [],  # noqa: B006 (FastAPI copies defaults per request)
-    negative_tags: TagsQuery = [],  # noqa: B006
+    tags: TagsDep,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> list[Checkpoint]:
     """Checkpoints with every positive tag and no negative tag (`[]` when none)."""
-    tags = TagFilter(positive=positive_tags, negative=negative_tags)
     records, next_cursor = stores.checkpoints.list_recent(caller.tenant, limit, cursor, tags=tags)
     if next_cursor:
         response.headers[NEXT_CURSOR_HEADER] = next_cursor

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
-from stratus.api.deps import CallerDep, CursorQuery, LimitQuery, StoresDep
-from stratus.models.checkpoints import Deleted
-from stratus.models.records import TagFilter
+from stratus.api.deps import NEXT_CURSOR_HEADER, CallerDep, CursorQuery, LimitQuery, StoresDep, TagsDep
+from stratus.models.files import Deleted
 from stratus.models.samples import Sample, SampleCreate, SampleCreated
 from stratus.services import samples as service
 
 router = APIRouter(tags=["samples"])
 
 SampleIdPath = Annotated[str, Path(min_length=1, max_length=128, description="A sample id")]
-TagsQuery = Annotated[list[str], Query(max_length=64)]
-# Compox lists are plain arrays; the next page's cursor rides in this header.
-NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
 
 @router.post(
@@ -38,13 +34,11 @@ def list_samples(
     caller: CallerDep,
     stores: StoresDep,
     response: Response,
-    positive_tags: TagsQuery = [],  # noqa: B006 (FastAPI copies defaults per request)
-    negative_tags: TagsQuery = [],  # noqa: B006
+    tags: TagsDep,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> list[Sample]:
     """Samples with every positive tag and no negative tag (`[]` when none); more pages via X-Next-Cursor."""
-    tags = TagFilter(positive=positive_tags, negative=negative_tags)
     records, next_cursor = stores.samples.list_recent(caller.tenant, limit, cursor, tags=tags)
     if next_cursor:
         response.headers[NEXT_CURSOR_HEADER] = next_cursor

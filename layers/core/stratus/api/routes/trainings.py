@@ -14,11 +14,10 @@ from stratus.api.deps import (
     LogFromQuery,
     LogLimitQuery,
     StoresDep,
+    TagsDep,
     TrainingMachineDep,
 )
-from stratus.api.routes.samples import TagsQuery
 from stratus.models.jobs import JobStatus, JobStopped, LogPage
-from stratus.models.records import TagFilter
 from stratus.models.trainings import Training, TrainingCreate, TrainingExtend, TrainingPage, TrainingStarted
 from stratus.services import trainings as service
 
@@ -48,14 +47,12 @@ def train_algorithm(
 def list_trainings(
     caller: CallerDep,
     stores: StoresDep,
+    tags: TagsDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     status: JobStatus | None = None,
-    positive_tags: TagsQuery = [],  # noqa: B006 (FastAPI copies defaults per request)
-    negative_tags: TagsQuery = [],  # noqa: B006
 ) -> TrainingPage:
     """One page of the caller's trainings, optionally of one status and tags."""
-    tags = TagFilter(positive=positive_tags, negative=negative_tags)
     records, next_cursor = stores.trainings.list_recent(caller.tenant, limit, cursor, status, tags=tags)
     now = stores.clock()
     return TrainingPage(items=[Training.from_record(r, now) for r in records], next_cursor=next_cursor)

@@ -184,7 +184,7 @@ def test_delete_file_held_by_running_execution_is_409(
 
     assert response.status_code == 409
     assert response.json()["code"] == "file_in_use"
-    assert f"execution#{execution.execution_id}" in response.json()["detail"]
+    assert f"execution {execution.execution_id}" in response.json()["detail"]
     assert client.get(f"/api/v0/files/{file_id}").status_code == 200
 
 

@@ -278,7 +278,7 @@ def test_delete_file_refuses_input_of_running_execution(
 ) -> None:
     file_id, execution_id = _held_input(stores, settings, hdf5_file())
 
-    with pytest.raises(FileInUseError, match=f"execution#{execution_id}"):
+    with pytest.raises(FileInUseError, match=f"execution {execution_id}"):
         service.delete_file(file_id, TENANT, stores)
     assert stores.objects.exists(stores.files.get(file_id).s3_key)
 
@@ -305,7 +305,7 @@ def test_delete_file_refuses_file_of_a_sample_until_the_sample_is_deleted(
     record = service.store_ready(hdf5_file(), TENANT, stores, settings)
     sample = samples.create(SampleCreate(files=[{"input": [record.file_id]}]), TENANT, stores)
 
-    with pytest.raises(FileInUseError, match=f"sample#{sample.sample_id}"):
+    with pytest.raises(FileInUseError, match=f"sample {sample.sample_id}"):
         service.delete_file(record.file_id, TENANT, stores)
     samples.delete(sample.sample_id, TENANT, stores)
     service.delete_file(record.file_id, TENANT, stores)

@@ -14,6 +14,7 @@ from stratus.errors import FileInUseError, NotFoundError
 from stratus.local.template import load_template
 from stratus.models import FileRecord, FileStatus
 from stratus.models.executions import ExecutionRecord
+from stratus.models.files import describe_holders
 from stratus.models.jobs import JobError
 from stratus.models.samples import SampleRecord
 from stratus.models.trainings import Round, TrainingRecord
@@ -436,8 +437,8 @@ def test_release_ended_holders_drops_ended_ones_and_names_live_ones(
     with pytest.raises(FileInUseError) as in_use:
         holds.release_ended_holders(record.file_id, TENANT, stores)
 
-    assert f"file {record.file_id} is held by {', '.join(live)};" in in_use.value.detail
-    assert all(holder not in in_use.value.detail for holder in ended)
+    assert f"file {record.file_id} is held by {describe_holders(live)};" in in_use.value.detail
+    assert all(holder.partition("#")[2] not in in_use.value.detail for holder in ended)
     assert stores.files.get(record.file_id).held_by == set(live)
     assert _lifetime(settings, record) == "pinned"
 

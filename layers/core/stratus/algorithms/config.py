@@ -315,15 +315,16 @@ def parse_pyproject(data: bytes) -> PyProject:
 
 
 def validate_parameters(
-    parameters: Sequence[AdditionalParameter], values: Mapping[str, Any]
+    parameters: Sequence[AdditionalParameter], values: Mapping[str, Any], label: str = "additional parameter"
 ) -> dict[str, Any]:
-    """Check client-supplied values against the schema; fill defaults. Raises InvalidInputError."""
+    """Check client-supplied values against the schema (``label`` names them in errors); fill defaults.
+
+    Raises InvalidInputError.
+    """
     by_name = {parameter.name: parameter for parameter in parameters}
     unknown = sorted(set(values) - set(by_name))
     if unknown:
-        raise InvalidInputError(
-            f"unknown additional parameter {', '.join(map(repr, unknown))}; known: {sorted(by_name)}"
-        )
+        raise InvalidInputError(f"unknown {label} {', '.join(map(repr, unknown))}; known: {sorted(by_name)}")
     result: dict[str, Any] = {}
     for name, parameter in by_name.items():
         if name not in values:
@@ -333,9 +334,7 @@ def validate_parameters(
         try:
             result[name] = conform_value(parameter.config, values[name])
         except ValueError as exc:
-            raise InvalidInputError(
-                f"additional parameter {name!r} ({parameter.config.type}): {exc}"
-            ) from exc
+            raise InvalidInputError(f"{label} {name!r} ({parameter.config.type}): {exc}") from exc
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -55,6 +56,11 @@ class FileRecord(TenantRecord):
     # release.
     held_by: frozenset[str] = frozenset()
     own_expires_at: int | None = None
+
+
+def describe_holders(holders: Iterable[str]) -> str:
+    """Holders ("<kind>#<id>") as people read them: "sample 1f…, execution 9c…"."""
+    return ", ".join(holder.replace("#", " ", 1) for holder in sorted(holders))
 
 
 class FileUploaded(BaseModel):

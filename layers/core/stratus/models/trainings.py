@@ -24,25 +24,17 @@ class Selection(BaseModel):
     mode: Literal["min", "max"] = "min"
 
 
-class TrainingCreate(BaseModel):
-    """Compox's IncomingTrainingRequest, plus the chain fields (rounds, validation data, selection)."""
+class ChainData(BaseModel):
+    """Samples to train on and how to split them into rounds (a new training's, or an extension's)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    algorithm_id: str = Field(min_length=1, max_length=128)
     training_data: list[SampleId] = Field(min_length=1, max_length=1000)
-    checkpoint_id: str | None = Field(default=None, max_length=128)
-    algorithm_minor_version: str | None = Field(default=None, pattern=r"^\d{1,8}$")
-    tags: list[str] = Field(default_factory=list, max_length=64)
-    additional_parameters: dict[str, Any] | None = None
-    execution_device_override: str | None = Field(default=None, max_length=32)
     rounds: int | None = Field(default=None, ge=1, le=MAX_ROUNDS, description="Split the samples into rounds")
     round_size: int | None = Field(default=None, ge=1, description="Samples per round (instead of rounds)")
-    validation_data: list[SampleId] = Field(default_factory=list, max_length=1000)
-    selection: Selection | None = None
 
     @model_validator(mode="after")
-    def _one_split(self) -> TrainingCreate:
+    def _one_split(self) -> ChainData:
         if self.rounds is not None and self.round_size is not None:
             raise ValueError("give rounds or round_size, not both")
         if self.rounds is not None and self.rounds > len(set(self.training_data)):
@@ -50,14 +42,21 @@ class TrainingCreate(BaseModel):
         return self
 
 
-class TrainingExtend(BaseModel):
+class TrainingCreate(ChainData):
+    """Compox's IncomingTrainingRequest, plus the chain fields (rounds, validation data, selection)."""
+
+    algorithm_id: str = Field(min_length=1, max_length=128)
+    checkpoint_id: str | None = Field(default=None, max_length=128)
+    algorithm_minor_version: str | None = Field(default=None, pattern=r"^\d{1,8}$")
+    tags: list[str] = Field(default_factory=list, max_length=64)
+    additional_parameters: dict[str, Any] | None = None
+    execution_device_override: str | None = Field(default=None, max_length=32)
+    validation_data: list[SampleId] = Field(default_factory=list, max_length=1000)
+    selection: Selection | None = None
+
+
+class TrainingExtend(ChainData):
     """More samples for an ended chain: new rounds that start from its best checkpoint."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    training_data: list[SampleId] = Field(min_length=1, max_length=1000)
-    rounds: int | None = Field(default=None, ge=1, le=MAX_ROUNDS)
-    round_size: int | None = Field(default=None, ge=1)
 
 
 class RoundStatus(StrEnum):
@@ -168,7 +167,6 @@ class Training(BaseModel):
                     "algorithm_minor_version",
                     "output_checkpoint_ids",
                     "best_checkpoint_id",
-                    "current_round",
                     "current_step",
                     "total_steps",
                     "resolved_device",
@@ -177,6 +175,8 @@ class Training(BaseModel):
                 }
             ),
             rounds=record.rounds,
+            # Stored as a place in this record's list; clients see the chain-wide round number.
+            current_round=record.rounds[record.current_round].index if record.rounds else 0,
             time_started=iso(record.time_started),
             time_completed=iso(record.time_completed) or None,
             eta_seconds=_eta(record, now),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stratus.errors import FileInUseError, NotFoundError
+from stratus.models.files import describe_holders
 from stratus.models.jobs import is_terminal
 from stratus.stores.base import MAX_TRANSACTION_ITEMS
 from stratus.stores.objects import HELD, PINNED, TEMPORARY
@@ -130,8 +131,8 @@ def release_ended_holders(file_id: str, tenant: str, stores: Stores) -> None:
             live.append(holder)
     if live:
         raise FileInUseError(
-            f"file {file_id} is held by {', '.join(live)}; delete it once those jobs end and those "
-            "samples are deleted"
+            f"file {file_id} is held by {describe_holders(live)}; delete it once those jobs have ended "
+            "and those samples are deleted"
         )
 
 

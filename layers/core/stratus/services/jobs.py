@@ -50,7 +50,8 @@ def plan_job(
     version = stores.algorithms.get_version_by_id(algorithm_id, int(minor) if minor else None)
     if schema == "training_parameters" and not version.trainable:
         raise InvalidInputError(
-            f"algorithm {algorithm_id} (minor {version.minor}) is not trainable: its Runner has no train()"
+            f"algorithm {version.name} {version.major} (minor {version.minor}, id {algorithm_id}) is not "
+            "trainable: its Runner has no train()"
         )
     config = AlgorithmConfig.model_validate(version.metadata)
     assets = dict(version.assets)
@@ -70,7 +71,9 @@ def plan_job(
         code_key=version.code_key,
         assets=assets,
         checkpoint_id=checkpoint_id,
-        parameters=validate_parameters(getattr(config, schema), parameters),
+        parameters=validate_parameters(
+            getattr(config, schema), parameters, schema.removesuffix("s").replace("_", " ")
+        ),
         device=decide_device(config.supported_devices, config.default_device, device_override),
     )
     return plan, config

@@ -4,7 +4,6 @@ training state machine's tasks (prepare, select best, finalize, mark failed)."""
 from __future__ import annotations
 
 import contextlib
-import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -130,11 +129,14 @@ def split_rounds(
     """The chain's rounds: the samples in order, in ``rounds`` nearly equal parts or parts of
     ``round_size``; one round of everything when neither is asked for."""
     unique = list(dict.fromkeys(sample_ids))
-    size = round_size or math.ceil(len(unique) / (rounds or 1))
-    return [
-        Round(index=first + i, sample_ids=unique[start : start + size])
-        for i, start in enumerate(range(0, len(unique), size))
-    ]
+    if round_size is not None:
+        parts = [unique[start : start + round_size] for start in range(0, len(unique), round_size)]
+    else:
+        count = rounds or 1
+        # The first len % count rounds take one sample more, so exactly `count` rounds are made.
+        cuts = [i * (len(unique) // count) + min(i, len(unique) % count) for i in range(count + 1)]
+        parts = [unique[cuts[i] : cuts[i + 1]] for i in range(count)]
+    return [Round(index=first + i, sample_ids=part) for i, part in enumerate(parts)]
 
 
 def stop(training_id: str, tenant: str, stores: Stores, machine: StateMachineStore) -> TrainingRecord:
@@ -157,7 +159,9 @@ def extend(
     previous = stores.trainings.get(training_id, tenant)
     if not is_terminal(previous.status):
         raise ConflictError(f"training {training_id} is {previous.status.value}; extend it once it has ended")
-    start = previous.best_checkpoint_id or previous.checkpoint_id
+    # A chain stopped mid-round never selected among that round's checkpoints: its newest one stands.
+    newest = previous.output_checkpoint_ids[-1] if previous.output_checkpoint_ids else None
+    start = previous.best_checkpoint_id or newest or previous.checkpoint_id
     if start is None:
         raise ConflictError(f"training {training_id} saved no checkpoint to continue from")
     samples = stores.samples.get_all(request.training_data + previous.validation_data, tenant)

@@ -8,7 +8,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase
 from botocore.exceptions import ClientError
 
 from stratus.errors import ConflictError, FileInUseError, NotFoundError
-from stratus.models.files import FileRecord, FileStatus, sources_of
+from stratus.models.files import FileRecord, FileStatus, describe_holders, sources_of
 from stratus.stores.base import Item, TenantRecordStore, Write, from_item
 
 # A hold or release is a conditional write that guesses the item's state; a wrong guess reads the item
@@ -56,7 +56,7 @@ class FileStore(TenantRecordStore[FileRecord]):
             # One consistent read decides why; get() raises NotFoundError itself when the file is gone.
             holders = self.get(file_id, tenant).held_by
             if holders:
-                raise FileInUseError(f"file {file_id} is held by {', '.join(sorted(holders))}") from None
+                raise FileInUseError(f"file {file_id} is held by {describe_holders(holders)}") from None
             raise
 
     def hold_write(self, record: FileRecord, holder: str, until: int) -> Write:

@@ -94,9 +94,9 @@ def export_algorithm(
     """The deployable package (Runner.py, pyproject.toml, assets) of one minor version; with a
     checkpoint, its trained assets in place of the algorithm's."""
     data = service.export(name, major, algorithm_minor_version, checkpoint_id, caller.tenant, stores)
-    filename = (
-        f"{name}-{major}.{algorithm_minor_version if algorithm_minor_version is not None else 'latest'}.zip"
-    )
+    minor = algorithm_minor_version if algorithm_minor_version is not None else "latest"
+    trained = f"-checkpoint-{checkpoint_id}" if checkpoint_id else ""
+    filename = f"{name}-{major}.{minor}{trained}.zip"
     return Response(
         data,
         media_type="application/zip",

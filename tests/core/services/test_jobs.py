@@ -11,7 +11,8 @@ import pytest
 from stratus.errors import ConflictError, InvalidInputError, NotFoundError
 from stratus.models.executions import ExecutionCreate, ExecutionRecord, ExecutionStatus
 from stratus.models.jobs import DevicePlan
-from stratus.services import algorithms, files, holds, jobs, launch
+from stratus.models.samples import SampleCreate
+from stratus.services import algorithms, files, holds, jobs, launch, samples
 from stratus.settings import Settings
 from stratus.stores import StateMachineStore, Stores
 from stratus.stores.base import Write
@@ -156,7 +157,8 @@ def test_accept_reads_again_an_input_changed_since_it_was_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stale = files.get_ready_many([input_id], TENANT, stores)
-    first = _execute(stores, machine, _request(threshold_id, input_id))  # moves the file's expiry out
+    # A sample pins the file meanwhile: its expiry moves past any job's hold, so the stale guess is wrong.
+    pinned = samples.create(SampleCreate(files=[{"input": [input_id]}]), TENANT, stores)
     record = _pending(stores, threshold_id, [input_id])
     transactions = _spy_transactions(stores, monkeypatch)
 
@@ -165,7 +167,10 @@ def test_accept_reads_again_an_input_changed_since_it_was_read(
     assert second == record.execution_id
     assert len(transactions) == 2  # the stale guess failed the first; the second read again
     assert stores.executions.get(second).status is ExecutionStatus.PENDING
-    assert stores.files.get(input_id).held_by == {_holder(first), _holder(second)}
+    assert stores.files.get(input_id).held_by == {
+        holds.holder_of("sample", pinned.sample_id),
+        _holder(second),
+    }
 
 
 def test_retry_with_the_same_key_returns_the_first_id_and_stores_nothing_new(
@@ -308,3 +313,25 @@ def test_an_mps_override_is_invalid_input_and_stores_nothing(
     with pytest.raises(NotFoundError):
         stores.idempotency.get(TENANT, "mps-key")
     assert machine.started == []
+
+
+def test_accepts_of_one_input_in_the_same_second_do_not_fail_each_other(
+    stores: Stores,
+    machine: FakeMachine,
+    threshold_id: str,
+    input_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Both read the file before either holds it, as racing requests do.
+    reads = [files.get_ready_many([input_id], TENANT, stores) for _ in range(2)]
+    records = [_pending(stores, threshold_id, [input_id]) for _ in range(2)]
+    transactions = _spy_transactions(stores, monkeypatch)
+
+    accepted = [
+        jobs.accept(r, stores.executions, read, machine, {}, stores)
+        for r, read in zip(records, reads, strict=True)
+    ]
+
+    assert accepted == [r.execution_id for r in records]
+    assert len(transactions) == 2  # one each: the second's guess still held
+    assert stores.files.get(input_id).held_by == {_holder(a) for a in accepted}

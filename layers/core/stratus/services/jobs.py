@@ -28,8 +28,9 @@ J = TypeVar("J", bound=JobRecord)
 
 # A retry comes within minutes; a day covers a client that retries after an outage.
 IDEMPOTENCY_LIFETIME_SECONDS = 86_400
-# A hold's guess about a file's expiry is wrong only when the file changed since the batched read.
-MAX_ACCEPT_ATTEMPTS = 3
+# A hold's guess about a file's expiry is wrong only when the file changed since the batched read (a hold
+# of another second, a release): each retry reads again, so concurrent accepts of one file converge.
+MAX_ACCEPT_ATTEMPTS = 5
 STOP_CAUSE = "stop requested through the API"
 # A Batch failure's cause is the whole DescribeJobs answer; the record keeps a readable summary.
 MAX_CAUSE_CHARS = 2000

@@ -65,14 +65,16 @@ class FileStore(TenantRecordStore[FileRecord]):
 
         DynamoDB has no max(): the write either moves expires_at out to ``until`` or keeps a later one; a
         wrong guess (the file changed since the read) fails the transaction and the caller reads again.
+        Both guesses hold at equality, so concurrent holds of one file in the same second (the same
+        ``until``) never fail each other.
         """
-        extend = record.expires_at < until
+        extend = record.expires_at <= until
         expression = "ADD #held :holder SET #own = if_not_exists(#own, #expires)"
         values: dict[str, Any] = {":holder": {holder}}
         if extend:
             expression += ", #expires = :until"
             values[":until"] = until
-        expiry = Attr("expires_at").lt(until) if extend else Attr("expires_at").gte(until)
+        expiry = Attr("expires_at").lte(until) if extend else Attr("expires_at").gte(until)
         guard = (
             self._live_condition()
             & Attr("tenant").eq(record.tenant)

@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) bench/api_latency.py
 	$(PY) bench/e2e.py
 	$(PY) bench/compute_core.py
+	$(PY) bench/training.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .local-stack

@@ -40,6 +40,8 @@ TERMINAL = {"COMPLETED", "FAILED", "STOPPED"}
 # A client polling every 10 ms: tighter than any UI needs, so the figure is the backend's, not the wait's.
 POLL_INTERVAL_S = 0.01
 BURST = 20
+# Tries of each POST of the burst: a 409 conflict (the accept raced another) asks the client to retry.
+ACCEPT_ATTEMPTS = 5
 
 
 def hdf5_data(shape: tuple[int, ...], seed: int = 0) -> bytes:
@@ -66,6 +68,20 @@ def execute(api: httpx.Client, algorithm: str, file_id: str, **parameters: Any) 
     response = api.post("/api/v0/execute-algorithm", json=body)
     response.raise_for_status()
     return str(response.json()["execution_id"])
+
+
+def execute_retrying(client: httpx.Client, threshold: str, file_id: str, refusals: list[str]) -> str:
+    """`execute` the threshold, sent again while it is refused 409; each refusal's code goes to
+    ``refusals``."""
+    for _attempt in range(ACCEPT_ATTEMPTS - 1):
+        try:
+            return execute(client, threshold, file_id, threshold=0.5)
+        except httpx.HTTPStatusError as error:
+            # A 409 conflict (the accept raced other accepts holding the same file) asks for a retry.
+            if error.response.status_code != 409:
+                raise
+            refusals.append(str(error.response.json()["code"]))
+    return execute(client, threshold, file_id, threshold=0.5)
 
 
 def wait_until(
@@ -108,16 +124,18 @@ def bench_round_trips(api: httpx.Client, threshold: str, runs: int) -> None:
         print(f"  {name:>16}: median {statistics.median(leg[index] for leg in legs) * 1000:6.1f} ms")
 
 
-def bench_burst(api_url: str, threshold: str, file_id: str) -> None:
+def bench_burst(api_url: str, threshold: str, file_id: str) -> float:
+    """Submit BURST executions at once and print how they fared; returns completions per second."""
     ids: list[str] = []
     done: dict[str, float] = {}
     poll_samples: list[float] = []
     running = threading.Event()
     running.set()
+    refusals: list[str] = []
 
     def submit(_: int) -> str:
         with httpx.Client(base_url=api_url, timeout=60) as client:
-            return execute(client, threshold, file_id, threshold=0.5)
+            return execute_retrying(client, threshold, file_id, refusals)
 
     def watch() -> None:
         with httpx.Client(base_url=api_url, timeout=60) as client:
@@ -142,11 +160,14 @@ def bench_burst(api_url: str, threshold: str, file_id: str) -> None:
     watcher.join(timeout=300)
     elapsed = max(done.values()) - start
     print(f"{BURST} executions submitted at once (all accepted after {submitted * 1000:.0f} ms):")
+    if refusals:
+        print(f"  {len(refusals)} POSTs were refused 409 {refusals[0]} and sent again (target: none refused)")
     print(f"  all COMPLETED after {elapsed:.2f} s → {BURST / elapsed:.1f} completions/s (target ≥ 35/s)")
     print(
         f"  GET /executions/{{id}} while they ran: p50 {percentile(poll_samples, 50):.1f} ms, "
         f"p95 {percentile(poll_samples, 95):.1f} ms ({len(poll_samples)} polls)"
     )
+    return BURST / elapsed
 
 
 def timeline(api: httpx.Client, stack: LocalStackProcess, threshold: str, body: bytes) -> None:

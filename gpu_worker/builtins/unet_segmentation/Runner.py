@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -73,8 +74,11 @@ class Runner(BaseRunner):
             f"{config.batch_size}) on {self.device}."
         )
         every = math.ceil(config.num_epochs / CHECKPOINTS)
+        epoch_seconds: list[float] = []
         for epoch in range(1, config.num_epochs + 1):
+            started = time.perf_counter()
             train_loss = trainer.run_epoch(on_step=self.report_step)
+            epoch_seconds.append(time.perf_counter() - started)
             state: dict[str, Any] = {
                 "epoch": epoch,
                 "num_epochs": config.num_epochs,
@@ -86,6 +90,12 @@ class Runner(BaseRunner):
                 self._save(model, epoch, metrics)
             self.set_state(state)
             self.log_message(", ".join(f"{key} {_shown(value)}" for key, value in state.items()))
+        # What bench/training.py puts against plain PyTorch: the training loop alone (progress and stop
+        # checks included; evaluation and checkpoints not), and the first epoch apart, as it warms caches.
+        self.log_message(
+            f"Trained {trainer.step} steps in {sum(epoch_seconds):.3f} s, {epoch_seconds[0]:.3f} s of them "
+            f"in epoch 1 ({trainer.steps_per_epoch} steps), with {torch.get_num_threads()} torch threads."
+        )
 
     def _read_pairs(self, dataset: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         """(volume, mask) arrays of every sample's entries, the n-th `input` file with the n-th `target`."""

@@ -300,3 +300,68 @@ def test_backend_lookup_does_not_queue_on_the_global_lock(aws: None) -> None:
         lookup.join(5)
 
     assert found == [first]
+
+
+def _put(pk: str) -> dict:
+    return {"Put": {"TableName": TABLE, "Item": {"pk": {"S": pk}, "sk": {"S": "t"}}}}
+
+
+def _update_requiring(pk: str, value: str) -> dict:
+    return {
+        "Update": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": pk}, "sk": {"S": "t"}},
+            "UpdateExpression": "SET v = :v",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {":v": {"S": value}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def test_transaction_with_a_failed_condition_writes_nothing(item_table) -> None:
+    with pytest.raises(item_table.exceptions.TransactionCanceledException) as cancelled:
+        item_table.transact_write_items(TransactItems=[_put("tx#new"), _update_requiring("tx#missing", "x")])
+
+    reasons = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "ConditionalCheckFailed"]
+    assert "Item" not in item_table.get_item(TableName=TABLE, Key={"pk": {"S": "tx#new"}, "sk": {"S": "t"}})
+
+
+def test_transaction_writes_every_item_when_conditions_hold(item_table) -> None:
+    item_table.put_item(TableName=TABLE, Item={"pk": {"S": "tx#old"}, "sk": {"S": "t"}})
+
+    item_table.transact_write_items(TransactItems=[_put("tx#made"), _update_requiring("tx#old", "y")])
+
+    made = item_table.get_item(TableName=TABLE, Key={"pk": {"S": "tx#made"}, "sk": {"S": "t"}})
+    old = item_table.get_item(TableName=TABLE, Key={"pk": {"S": "tx#old"}, "sk": {"S": "t"}})
+    assert "Item" in made and old["Item"]["v"] == {"S": "y"}
+
+
+def test_transaction_failing_mid_write_puts_back_what_it_wrote(item_table) -> None:
+    item_table.put_item(
+        TableName=TABLE, Item={"pk": {"S": "tx#keep"}, "sk": {"S": "t"}, "v": {"S": "before"}}
+    )
+    bad_update = _update_requiring("tx#keep2", "z")
+    item_table.put_item(TableName=TABLE, Item={"pk": {"S": "tx#keep2"}, "sk": {"S": "t"}})
+    bad_update["Update"]["UpdateExpression"] = "SET v = v + :v"  # a string plus a string fails as it writes
+
+    with pytest.raises(item_table.exceptions.ClientError):
+        item_table.transact_write_items(TransactItems=[_update_requiring("tx#keep", "after"), bad_update])
+
+    kept = item_table.get_item(TableName=TABLE, Key={"pk": {"S": "tx#keep"}, "sk": {"S": "t"}})
+    assert kept["Item"]["v"] == {"S": "before"}
+
+
+def test_transaction_does_not_copy_the_table(item_table, monkeypatch: pytest.MonkeyPatch) -> None:
+    import copy
+
+    copied: list[str] = []
+    deepcopy = copy.deepcopy
+    monkeypatch.setattr(
+        copy, "deepcopy", lambda value, *a: copied.append(type(value).__name__) or deepcopy(value, *a)
+    )
+
+    item_table.transact_write_items(TransactItems=[_put("tx#cheap")])
+
+    assert "Table" not in copied

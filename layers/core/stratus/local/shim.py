@@ -37,6 +37,7 @@ from moto.s3.models import S3Backend
 
 from stratus import aws
 from stratus.local.batch import apply_batch_patches
+from stratus.local.dynamodb import apply_dynamodb_patches
 from stratus.local.stepfunctions import apply_stepfunctions_patches
 from stratus.settings import get_settings
 
@@ -155,6 +156,7 @@ def apply_patches(*, restore_environment: bool = True, lambda_endpoint: str | No
     for name in ATOMIC_DYNAMODB_WRITES:
         if not getattr(getattr(DynamoDBBackend, name), _PATCHED_MARK, False):
             setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+    apply_dynamodb_patches(_serialized)
     if not getattr(DynamoResult.execute_result, _PATCHED_MARK, False):
         DynamoResult.execute_result = _item_results_as_json(  # type: ignore[method-assign,assignment]
             DynamoResult.execute_result
@@ -382,7 +384,8 @@ def _lambda_client(lambda_endpoint: str, region_name: str) -> Any:
 # DynamoDB evaluates a write's condition and applies it atomically; moto checks, then writes, with no lock,
 # so two threads of the (threaded) server can both pass `status = RUNNING` and both win a race the store's
 # conditional writes exist to settle. One lock around moto's item writes restores DynamoDB's guarantee.
-ATOMIC_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+# transact_write_items is patch 18's (dynamodb.py), serialized the same way.
+ATOMIC_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item")
 _DYNAMODB_WRITE_LOCK = threading.RLock()
 
 

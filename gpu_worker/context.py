@@ -34,6 +34,9 @@ class JobContext(Generic[J]):
     """One job's files, assets, record, progress, log and stop flag, as its runner sees them
     (thread-safe). Subclasses add what only their kind has."""
 
+    # How often progress is written and the stop flag polled, at most.
+    write_interval_s = MIN_WRITE_INTERVAL_S
+
     def __init__(
         self,
         record: J,
@@ -124,10 +127,10 @@ class JobContext(Generic[J]):
             raise StopRequested("a stop was requested for this job")
 
     def set_progress(self, progress: float) -> None:
-        """Write progress, at most every MIN_WRITE_INTERVAL_S except the final 1.0; notes stop flags."""
+        """Write progress, at most every ``write_interval_s`` except the final 1.0; notes stop flags."""
         now = self._stores.clock()
         with self._lock:
-            if progress < 1.0 and now - self._last_progress_write < MIN_WRITE_INTERVAL_S:
+            if progress < 1.0 and now - self._last_progress_write < self.write_interval_s:
                 return
             self._last_progress_write = now
         try:
@@ -174,9 +177,9 @@ class JobContext(Generic[J]):
 
     def raise_if_stop_requested(self) -> None:
         """Raise StopRequested when a stop was requested; polls the record at most every
-        MIN_WRITE_INTERVAL_S."""
+        ``write_interval_s``."""
         now = self._stores.clock()
-        if not self._is_stop_seen and now - self._last_stop_poll >= MIN_WRITE_INTERVAL_S:
+        if not self._is_stop_seen and now - self._last_stop_poll >= self.write_interval_s:
             self._last_stop_poll = now
             self._is_stop_seen = self._store.is_stop_requested(self._job_id)
         if self._is_stop_seen:

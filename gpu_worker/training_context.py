@@ -15,7 +15,7 @@ from stratus.models.jobs import JobStatus
 from stratus.models.trainings import Round, RoundStatus, TrainingRecord
 from stratus.stores.layout import asset_key
 
-from gpu_worker.context import MIN_WRITE_INTERVAL_S, JobContext
+from gpu_worker.context import JobContext
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,9 +24,16 @@ if TYPE_CHECKING:
     from stratus.stores import Stores
 
 
+TRAINING_WRITE_INTERVAL_S = 1.0
+
+
 class TrainingContext(JobContext[TrainingRecord]):
     """One round of a training chain as its runner sees it; the round starts from the best checkpoint
     so far (or the training's own start checkpoint, or the algorithm's assets)."""
+
+    # A training reports every optimizer step for hours; once a second keeps the ETA fresh and a stop
+    # prompt, and leaves the worker's cores to training (every write is billed on the whole record, too).
+    write_interval_s = TRAINING_WRITE_INTERVAL_S
 
     def __init__(
         self,
@@ -92,7 +99,7 @@ class TrainingContext(JobContext[TrainingRecord]):
         a runner may set it every step, and every write is billed on the whole record."""
         super().set_state(state)
         self._is_state_dirty = True
-        if self._stores.clock() - self._last_state_write >= MIN_WRITE_INTERVAL_S:
+        if self._stores.clock() - self._last_state_write >= self.write_interval_s:
             self._write_state()
 
     def _write_state(self) -> None:

@@ -54,7 +54,7 @@ TRAINING_POLL_S = 0.5
 TRAINING_TIMEOUT_S = 900
 # What each side of the per-step comparison includes.
 SIDES = """\
-  Stratus: Trainer.run_epoch with the runner's on_step (progress write and stop poll, each at most once a second)
+  Stratus: Trainer.run_epoch with the runner's on_step (progress write and stop poll, each once a second)
     in a Batch job's worker process per round, moto and the API serving its writes; timed by the runner
     around each epoch (evaluation and checkpoints outside)
   plain: the same Trainer.run_epoch without on_step, in this process, with the same pairs, config and

@@ -12,7 +12,7 @@ from stratus.algorithms import StopRequested
 from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
 from stratus.models.executions import ExecutionRecord
 from stratus.models.jobs import JobRecord, is_terminal
-from stratus.services.files import get_ready, store_ready
+from stratus.services.files import get_ready, read_bytes, store_ready
 from stratus.sessions import SessionStore
 
 J = TypeVar("J", bound=JobRecord)
@@ -84,8 +84,7 @@ class JobContext(Generic[J]):
 
     def read_data(self, file_id: str) -> bytes:
         """A READY file of the job's tenant. Raises NotFoundError, NotReadyError."""
-        record = get_ready(file_id, self._record.tenant, self._stores)
-        return self._stores.objects.get(record.s3_key)
+        return read_bytes(get_ready(file_id, self._record.tenant, self._stores), self._stores)
 
     def write_data(self, data: bytes) -> str:
         """Store one output as a new READY file; returns its id."""
@@ -102,10 +101,14 @@ class JobContext(Generic[J]):
 
     def read_asset(self, path: str) -> bytes:
         """An asset of the staged package by its package path. Raises NotFoundError."""
+        return self.asset_path(path).read_bytes()
+
+    def asset_path(self, path: str) -> Path:
+        """Where an asset of the plan is staged, by its package path. Raises NotFoundError."""
         normalized = PurePosixPath(*[part for part in PurePosixPath(path).parts if part not in ("", ".")])
         if str(normalized) not in self._asset_paths:
             raise NotFoundError(f"asset {path!r} not found in the algorithm package")
-        return (self._package_dir / normalized).read_bytes()
+        return self._package_dir / normalized
 
     def _running_values(self) -> dict[str, Any]:
         """What the RUNNING write records besides the status (the device, under the kind's name)."""
@@ -220,6 +223,14 @@ class JobContext(Generic[J]):
     def session_put(self, key: str, value: Any) -> None:
         """Store an item in the job's session. Raises PayloadTooLargeError over the item cap."""
         self._session().put(key, value)
+
+    def session_body(self, key: str) -> bytes:
+        """An item of the job's session as stored (pickled): never unpickled here. Raises KeyError."""
+        return self._session().get_body(key)
+
+    def store_session_body(self, key: str, body: bytes) -> None:
+        """Store an item the algorithm pickled. Raises PayloadTooLargeError over the item cap."""
+        self._session().put_body(key, body)
 
     def session_delete(self, key: str) -> None:
         """Remove an item from the job's session. Raises KeyError."""

@@ -3,12 +3,11 @@ round), the worker's entry points."""
 
 from __future__ import annotations
 
-import tempfile
-import traceback
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, TypeVar
+from contextlib import contextmanager
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from stratus.algorithms import PackageLimits, StopRequested, load_runner, read_package, unload_runner
+from stratus.algorithms import PackageLimits, read_package
 from stratus.errors import IllegalTransitionError, InvalidInputError
 from stratus.models.jobs import JobError, JobRecord, JobStatus, is_terminal
 from stratus.models.trainings import RoundStatus
@@ -17,12 +16,14 @@ from stratus.stores.layout import asset_key
 
 from gpu_worker.compute.device import runtime_device
 from gpu_worker.context import ExecutionContext
+from gpu_worker.sandbox.host import Outcome, Sandbox, failed, open_sandbox
+from gpu_worker.sandbox.service import RunnerService
 from gpu_worker.training_context import TrainingContext
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
-    from stratus.algorithms import BaseRunner
     from stratus.models.executions import ExecutionRecord
     from stratus.models.jobs import JobPlan
     from stratus.models.trainings import TrainingRecord
@@ -30,15 +31,21 @@ if TYPE_CHECKING:
     from stratus.stores import Stores
     from stratus.stores.jobs import JobStore
 
+    from gpu_worker.sandbox.folders import JobFolder
+
 J = TypeVar("J", bound=JobRecord)
 
 
-def run_execution(execution_id: str, stores: Stores, settings: Settings) -> ExecutionRecord:
-    """Run one execution to COMPLETED, FAILED or STOPPED and return its final record.
+def run_execution(
+    execution_id: str, stores: Stores, settings: Settings, sandbox: Sandbox | None = None
+) -> ExecutionRecord:
+    """Run one execution to COMPLETED, FAILED or STOPPED and return its final record. The algorithm runs
+    in ``sandbox`` (its process, started early by the caller) or in one started here.
 
     A record that is already final is returned as it is (a retried job). Raises NotFoundError (unknown
     or expired id) and IllegalTransitionError (RUNNING: another attempt owns it); everything that goes
-    wrong once the job has the record ends it FAILED instead, with the error and the traceback.
+    wrong once the job has the record ends it FAILED instead, with the error (and, for the algorithm's
+    own errors, the traceback of its package's frames).
     """
     execution = stores.executions.get(execution_id)
     if is_terminal(execution.status):
@@ -48,21 +55,18 @@ def run_execution(execution_id: str, stores: Stores, settings: Settings) -> Exec
     if execution.status is JobStatus.PENDING:
         # The state machine marks STARTED first on AWS; run directly, the worker does it.
         execution = stores.executions.mark_started(execution_id)
-    with tempfile.TemporaryDirectory(prefix="stratus-execution-") as scratch:
-        package_dir = Path(scratch) / "package"
+    with _sandbox("execution", sandbox) as running:
         device = str(runtime_device(execution.plan.device))
-        context = ExecutionContext(execution, stores, settings, package_dir, device)
-
-        def work(runner: BaseRunner) -> ExecutionRecord:
-            output_ids = runner.run(
-                {"input_dataset_ids": list(execution.input_dataset_ids)}, execution.plan.parameters
-            )
-            return context.finish(output_ids)
-
-        return _run(execution, stores.executions, context, work, stores)
+        context = ExecutionContext(execution, stores, settings, running.folder.package, device)
+        job = {"kind": "execution", "input_ids": list(execution.input_dataset_ids)}
+        service = RunnerService(context, running.folder, _job(running.folder, job, execution.plan, device))
+        service.prefetch(list(execution.input_dataset_ids))
+        return _run(execution, stores.executions, context, running, service, stores, context.finish)
 
 
-def run_training(training_id: str, round_index: int, stores: Stores, settings: Settings) -> TrainingRecord:
+def run_training(
+    training_id: str, round_index: int, stores: Stores, settings: Settings, sandbox: Sandbox | None = None
+) -> TrainingRecord:
     """Run round ``round_index`` of a training: train from the best checkpoint so far on the round's
     samples. Returns the record; the round is COMPLETED in it unless the training ended (FAILED,
     STOPPED). The state machine's SelectBest and Finalize move the chain on and end it COMPLETED.
@@ -81,47 +85,91 @@ def run_training(training_id: str, round_index: int, stores: Stores, settings: S
         )
     if training.status is JobStatus.PENDING:
         training = stores.trainings.mark_started(training_id)
-    with tempfile.TemporaryDirectory(prefix="stratus-training-") as scratch:
-        package_dir = Path(scratch) / "package"
+    with _sandbox("training", sandbox) as running:
         device = str(runtime_device(training.plan.device))
-        context = TrainingContext(training, round_index, stores, settings, package_dir, device)
+        context = TrainingContext(training, round_index, stores, settings, running.folder.package, device)
+        job = {"kind": "training", "sample_ids": list(context.round.sample_ids)}
+        service = RunnerService(context, running.folder, _job(running.folder, job, training.plan, device))
+        return _run(
+            training,
+            stores.trainings,
+            context,
+            running,
+            service,
+            stores,
+            lambda _: context.finish_round(),
+            context.start_assets,
+        )
 
-        def work(runner: BaseRunner) -> TrainingRecord:
-            runner.run_training(list(context.round.sample_ids), training.plan.parameters)
-            return context.finish_round()
 
-        return _run(training, stores.trainings, context, work, stores, context.start_assets)
+@contextmanager
+def _sandbox(kind: str, given: Sandbox | None) -> Iterator[Sandbox]:
+    """The caller's sandbox (it closes it), or one of this job's own."""
+    if given is not None:
+        yield given
+        return
+    with open_sandbox(kind) as sandbox:
+        yield sandbox
+
+
+def _job(folder: JobFolder, job: dict[str, Any], plan: JobPlan, device: str) -> dict[str, Any]:
+    """What the algorithm's process is told of its job: the kind's own fields, and where things are."""
+    return {
+        **job,
+        "parameters": plan.parameters,
+        "device": device,
+        "package_dir": str(folder.package),
+        "work_dir": str(folder.work),
+        "scratch_dir": str(folder.scratch),
+        "outbox_dir": str(folder.outbox),
+    }
 
 
 def _run(
     record: J,
     store: JobStore[J],
     context: ExecutionContext | TrainingContext,
-    work: Callable[[BaseRunner], J],
+    sandbox: Sandbox,
+    service: RunnerService,
     stores: Stores,
+    finish: Callable[[list[str]], J],
     assets: dict[str, str] | None = None,
 ) -> J:
+    """Stage the package while the algorithm's process starts, serve it, and record how the job ended."""
     job_id = str(getattr(record, store.id_field))
-    runner: BaseRunner | None = None
     try:
-        package_dir = context.package_dir
-        _stage_package(record.plan, assets or record.plan.assets, package_dir, stores)
-        runner = load_runner(package_dir, context, context.device)
-        loaded = runner
-        return _settle(job_id, store, lambda: work(loaded))
-    except StopRequested:
-        context.flush()
-        return _settle(job_id, store, lambda: store.stop(job_id, f"{store.job_kind.capitalize()} stopped."))
+        _stage_package(record.plan, assets or record.plan.assets, context.package_dir, stores)
+        outcome = sandbox.serve(service)
     except Exception as exc:
-        # Not swallowed: the record carries the error and traceback, and the exit code says FAILED.
+        # The worker's own failure (staging, a store), recorded without a traceback: its frames are the
+        # server's, which clients never see. The worker's log has it whole.
         logger.exception("job failed", extra={"job_id": job_id})
         context.flush()
         error = JobError(type=type(exc).__name__, message=str(exc) or type(exc).__name__)
-        trace = "".join(traceback.format_exception(exc))
-        return _settle(job_id, store, lambda: store.fail(job_id, error, trace))
+        return _settle(job_id, store, lambda: store.fail(job_id, error))
     finally:
-        if runner is not None:
-            unload_runner(runner)
+        service.close()
+    return _settle(job_id, store, lambda: _record(job_id, store, context, outcome, finish))
+
+
+def _record(
+    job_id: str,
+    store: JobStore[J],
+    context: ExecutionContext | TrainingContext,
+    outcome: Outcome,
+    finish: Callable[[list[str]], J],
+) -> J:
+    """The final write for ``outcome``. Raises IllegalTransitionError (the record ended meanwhile)."""
+    if outcome.status == "completed":
+        unknown = sorted(set(outcome.output_ids) - set(context.output_ids))
+        if not unknown:
+            return finish(list(outcome.output_ids))
+        outcome = failed("InvalidInputError", f"postprocess returned files this job did not write: {unknown}")
+    context.flush()
+    if outcome.status == "stopped":
+        return store.stop(job_id, f"{store.job_kind.capitalize()} stopped.")
+    error = outcome.error or JobError(type="RuntimeError", message="the algorithm failed")
+    return store.fail(job_id, error, outcome.trace)
 
 
 def _settle(job_id: str, store: JobStore[J], write: Callable[[], J]) -> J:

@@ -1,13 +1,20 @@
-"""The algorithms Stratus ships, as Compox packages: deployed by the local stack and by `deploy`."""
+"""The algorithms Stratus ships, as Compox packages: deployed by the operator (and the local stack) straight
+into the registry as built-ins, shared by every tenant and read-only."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stratus.algorithms import PackageLimits, build_zip, package_from_folder, read_package
+from stratus.models.algorithms import BUILTIN_OWNER
+from stratus.services import algorithms
+
+if TYPE_CHECKING:
+    from stratus.models.algorithms import AlgorithmVersionRecord
+    from stratus.settings import Settings
+    from stratus.stores import Stores
 
 BUILTINS = Path(__file__).resolve().parent
 WEIGHTS = BUILTINS.parent / "compute" / "weights"
@@ -30,19 +37,12 @@ def builtin_zips() -> dict[str, bytes]:
     return {name: builtin_zip(name) for name in NAMES}
 
 
-def deploy_builtins(api_url: str, timeout: float = 60.0) -> dict[str, dict[str, str]]:
-    """Deploy every built-in through a Stratus API (local or on AWS); returns each deploy's answer.
+def deploy_builtins(stores: Stores, settings: Settings) -> dict[str, AlgorithmVersionRecord]:
+    """Deploy every built-in into the stack's registry (no tenant API: tenants cannot write built-ins);
+    returns each one's current version, by name.
 
     Deploying an unchanged built-in again is a no-op: the registry keeps the current minor version.
+    Raises InvalidInputError, PayloadTooLargeError, ConflictError.
     """
-    deployed = {}
-    for name, body in builtin_zips().items():
-        request = urllib.request.Request(  # noqa: S310  # the operator's own API URL
-            f"{api_url.rstrip('/')}/api/v0/algorithms",
-            data=body,
-            headers={"Content-Type": "application/zip"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            deployed[name] = json.loads(response.read())
-    return deployed
+    zips = builtin_zips()
+    return {name: algorithms.deploy(body, BUILTIN_OWNER, stores, settings) for name, body in zips.items()}

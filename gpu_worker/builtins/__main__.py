@@ -1,22 +1,22 @@
-"""`python -m gpu_worker.builtins --api-url URL`: deploy the built-in algorithms to a Stratus API."""
+"""`python -m gpu_worker.builtins`: deploy the built-in algorithms into the stack named by TABLE_NAME and
+DATA_BUCKET, with the operator's AWS credentials."""
 
 from __future__ import annotations
 
 import argparse
+
+from stratus.settings import get_settings
+from stratus.stores import build_stores
 
 from gpu_worker.builtins import deploy_builtins
 
 
 def main(argv: list[str] | None = None) -> None:
     """Deploy and print one line per built-in."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--api-url", required=True, help="the stack's ApiUrl output, or http://127.0.0.1:8000"
-    )
-    arguments = parser.parse_args(argv)
-    for name, answer in deploy_builtins(arguments.api_url).items():
-        version = f"{answer['algorithm_major_version']}.{answer['algorithm_minor_version']}"
-        print(f"{name}: {answer['algorithm_id']} v{version}")
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    settings = get_settings()
+    for name, version in deploy_builtins(build_stores(settings), settings).items():
+        print(f"{name}: {version.algorithm_id} v{version.major}.{version.minor}")
 
 
 if __name__ == "__main__":

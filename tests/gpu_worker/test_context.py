@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import numpy as np
 import pytest
 from stratus.algorithms import StopRequested
 from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError, NotReadyError
 from stratus.models.algorithms import AlgorithmVersionRecord
 from stratus.models.executions import ExecutionRecord, ExecutionStatus
-from stratus.models.files import FileStatus, UploadCreate
-from stratus.services.files import start_upload, store_upload
+from stratus.models.files import FileStatus, ObjectCreated, UploadCreate
+from stratus.services.files import ingest_object, start_upload, store_upload
 from stratus.settings import Settings
 from stratus.stores import Stores
 
@@ -164,6 +165,25 @@ def test_read_data_returns_ready_input(
     body = context.read_data(file_id)
 
     np.testing.assert_array_equal(read_dataset(body, "data"), np.arange(4))
+
+
+def test_read_data_reads_the_bytes_that_became_ready(
+    stores: Stores, settings: Settings, context: ExecutionContext
+) -> None:
+    body = hdf5_bytes(data=np.arange(4))
+    key = f"uploads/{start_upload(UploadCreate(size=len(body)), TENANT, stores, settings).file_id}"
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=settings.data_bucket, Key=key, Body=body)
+    ready = ingest_object(
+        ObjectCreated(bucket=settings.data_bucket, key=key, size=len(body)), stores, settings
+    )
+    assert ready is not None
+    # The presigned URL used again, before ingestion has removed what it wrote.
+    s3.put_object(Bucket=settings.data_bucket, Key=key, Body=hdf5_bytes(data=np.zeros(4)))
+
+    read = context.read_data(ready.file_id)
+
+    assert read == body
 
 
 def test_read_data_rejects_other_tenants_file(

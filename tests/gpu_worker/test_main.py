@@ -5,24 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from stratus import aws as aws_clients
-from stratus.local.bootstrap import bootstrap
-from stratus.local.server import aws_environment, running_server
 from stratus.models.executions import ExecutionStatus
 from stratus.services import files
 from stratus.settings import Settings
-from stratus.stores import Stores, build_stores
+from stratus.stores import Stores
 
 from gpu_worker.__main__ import EXIT_COMPLETED, EXIT_FAILED, EXIT_STOPPED, main
 
 from .conftest import TENANT, deploy_scale, hdf5_bytes, new_execution, read_dataset
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 def test_main_exits_zero_when_completed(settings: Settings, upload, make_execution) -> None:
@@ -49,21 +43,6 @@ def test_main_exits_non_zero_for_unknown_id(settings: Settings, capsys: pytest.C
 
     assert code == EXIT_FAILED
     assert "execution not found" in capsys.readouterr().err
-
-
-@pytest.fixture
-def server_stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stores, Settings, dict[str, str]]]:
-    """A moto server with the template's table and bucket; stores in this process and the worker's env."""
-    with running_server() as server:
-        environment = aws_environment(server.endpoint_url)
-        for name, value in environment.items():
-            monkeypatch.setenv(name, value)
-        aws_clients.clear_caches()
-        stack = bootstrap(TEMPLATE, endpoint_url=server.endpoint_url, region="us-east-1", data_only=True)
-        settings = Settings(table_name=stack.table_name, data_bucket=stack.data_bucket)
-        worker_environment = {**environment, "TABLE_NAME": stack.table_name, "DATA_BUCKET": stack.data_bucket}
-        yield build_stores(settings), settings, worker_environment
-    aws_clients.clear_caches()
 
 
 @pytest.mark.e2e

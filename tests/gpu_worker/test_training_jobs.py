@@ -35,7 +35,7 @@ TAGS = ["experiment:42", "unit"]
 
 def deploy_trainable(stores: Stores, settings: Settings, folder: Path = TRAINABLE) -> AlgorithmVersionRecord:
     """Deploy a trainable package folder as the API does."""
-    return algorithms.deploy(package_from_folder(folder), stores, settings)
+    return algorithms.deploy(package_from_folder(folder), TENANT, stores, settings)
 
 
 def make_sample(stores: Stores, settings: Settings, tags: list[str] | None = None) -> str:

@@ -67,3 +67,15 @@ def test_terminated_job_ends_by_sigterm(tmp_path: Path, silent_endpoint: str) ->
     process.join(TIMEOUT_S)
 
     assert process.exitcode == -15
+
+
+def test_jobs_get_a_new_zygote_when_theirs_died(tmp_path: Path) -> None:
+    dead = workers._zygote().process
+    dead.kill()
+    dead.wait(TIMEOUT_S)
+
+    process = workers.start_job(["--help"], _environment(), tmp_path / "output.log")
+    process.join(TIMEOUT_S)
+
+    assert workers._zygote().process is not dead
+    assert workers._zygote().process.poll() is None

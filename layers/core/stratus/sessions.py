@@ -49,20 +49,29 @@ class SessionStore:
         self._max_items = max_items
 
     def get(self, key: str) -> Any:
-        """The item under ``key``. Raises KeyError when it is missing or expired."""
+        """The item under ``key``, unpickled. Raises KeyError when it is missing or expired."""
+        # Only algorithms of this tenant's session wrote it, and algorithms run arbitrary code anyway.
+        return pickle.loads(self.get_body(key))  # noqa: S301
+
+    def get_body(self, key: str) -> bytes:
+        """The pickled item under ``key``, as stored: the worker hands it to the algorithm's sandbox,
+        which unpickles it there. Raises KeyError when it is missing or expired."""
         try:
             body, metadata = self._objects.get_with_metadata(self._key(key))
         except NotFoundError:
             raise KeyError(key) from None
         if not self._is_live(metadata):
             raise KeyError(key)
-        # Only algorithms of this tenant's session wrote it, and algorithms run arbitrary code anyway.
-        return pickle.loads(body)  # noqa: S301
+        return body
 
     def put(self, key: str, value: Any) -> None:
-        """Store ``value`` under ``key`` and evict beyond the caps. Raises PayloadTooLargeError when the
-        pickled item is over ``max_item_bytes``."""
-        body = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        """Store ``value`` pickled under ``key`` and evict beyond the caps. Raises PayloadTooLargeError
+        when the pickled item is over ``max_item_bytes``."""
+        self.put_body(key, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+    def put_body(self, key: str, body: bytes) -> None:
+        """Store an item already pickled (by the algorithm's sandbox) under ``key`` and evict beyond the
+        caps. Raises PayloadTooLargeError when it is over ``max_item_bytes``."""
         if len(body) > self._max_item_bytes:
             raise PayloadTooLargeError(
                 f"session item {key!r} is {len(body)} bytes pickled; the limit is {self._max_item_bytes}"

@@ -7,18 +7,20 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from scipy import ndimage
+from stratus.models.algorithms import BUILTIN_OWNER
 from stratus.models.executions import ExecutionStatus
 from stratus.services import algorithms
 from stratus.settings import Settings
 from stratus.stores import Stores
 
-from gpu_worker.builtins import NAMES, builtin_zip
+from gpu_worker.builtins import NAMES, builtin_zip, deploy_builtins
+from gpu_worker.builtins.__main__ import main
 from gpu_worker.jobs import run_execution
 from tests.gpu_worker.conftest import new_execution, read_dataset
 
 
 def _run(name: str, data: np.ndarray, stores: Stores, settings: Settings, upload, **parameters: object):
-    version = algorithms.deploy(builtin_zip(name), stores, settings)
+    version = algorithms.deploy(builtin_zip(name), BUILTIN_OWNER, stores, settings)
     execution = new_execution(
         stores, version.algorithm_id, [upload(data=data)], additional_parameters=parameters
     )
@@ -33,9 +35,36 @@ def _run(name: str, data: np.ndarray, stores: Stores, settings: Settings, upload
 
 @pytest.mark.parametrize("name", NAMES)
 def test_builtin_deploys_as_a_compox_package(name: str, stores: Stores, settings: Settings) -> None:
-    version = algorithms.deploy(builtin_zip(name), stores, settings)
+    version = algorithms.deploy(builtin_zip(name), BUILTIN_OWNER, stores, settings)
 
     assert (version.name, version.major, version.minor) == (name, 1, 0)
+
+
+def test_deploy_builtins_registers_every_builtin_as_shared(stores: Stores, settings: Settings) -> None:
+    deployed = deploy_builtins(stores, settings)
+
+    assert set(deployed) == set(NAMES)
+    assert {v.owner for v in deployed.values()} == {BUILTIN_OWNER}
+    assert [r.name for r in stores.algorithms.list_visible("any-tenant")] == sorted(NAMES)
+
+
+def test_deploy_builtins_again_keeps_the_versions(stores: Stores, settings: Settings) -> None:
+    first = deploy_builtins(stores, settings)
+
+    again = deploy_builtins(stores, settings)
+
+    assert again == first
+
+
+def test_main_deploys_to_the_stack_the_environment_names(
+    stores: Stores, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main([])
+
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in printed] == list(NAMES)
+    assert all(line.endswith(" v1.0") for line in printed)
+    assert {r.owner for r in stores.algorithms.list_visible("any-tenant")} == {BUILTIN_OWNER}
 
 
 def test_threshold_marks_voxels_above_the_cut(

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import NoRegionError
 
-import gpu_worker.__main__  # noqa: F401  # torch, h5py, numpy, the core package
+import gpu_worker.__main__  # noqa: F401  # the entry point
+import gpu_worker.jobs  # noqa: F401  # torch, h5py, numpy, the core package (the entry point imports it late)
+import gpu_worker.sandbox.host  # noqa: F401  # the worker's side of the algorithm's process
+import gpu_worker.sandbox.zygote  # noqa: F401  # how a local job asks for its algorithm's process
 from stratus import aws
 from stratus.settings import Settings
 

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import pytest
 from fastapi.testclient import TestClient
 from stratus.algorithms import package_from_folder
+from stratus.models.algorithms import BUILTIN_OWNER
+from stratus.models.executions import ExecutionCreate
+from stratus.models.jobs import TaskFailure
+from stratus.services import algorithms, executions, files, launch
 from stratus.settings import Settings
+from stratus.stores import Stores
+
+from gpu_worker.builtins import builtin_zip
+from tests.conftest import make_hdf5
+from tests.core.services.test_jobs import FakeMachine
 
 PACKAGES = Path(__file__).resolve().parents[1] / "core" / "algorithms" / "packages"
 ZIP = {"content-type": "application/zip"}
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
 def _files(folder: str) -> dict[str, bytes]:
@@ -159,7 +170,9 @@ def test_export_unknown_minor_or_checkpoint_is_404(client: TestClient, scale_zip
         == 404
     )
     assert (
-        client.get("/api/v0/algorithm/compox_scale/2/export", params={"checkpoint_id": "x"}).status_code
+        client.get(
+            "/api/v0/algorithm/compox_scale/2/export", params={"checkpoint_id": UNKNOWN_ID}
+        ).status_code
         == 404
     )
 
@@ -200,6 +213,10 @@ def test_remove_refuses_non_removable_algorithm(client: TestClient) -> None:
     assert client.get("/api/v0/algorithm/compox_scale/2").status_code == 200
 
 
+def _with_runner(folder: str, runner: bytes) -> bytes:
+    return _zip({**_files(folder), "Runner.py": runner})
+
+
 def _zip_slip() -> bytes:
     files = _files("compox_scale")
     files["../../evil.py"] = b"x = 1\n"
@@ -217,8 +234,9 @@ def _zip_slip() -> bytes:
             "tool.compox.additional_parameters[0].config",
         ),
         (_with_pyproject("compox_scale", 'version = "2.3.0"', 'version = "two"'), "project.version"),
+        (_with_runner("compox_scale", b"class Scale:\n    pass\n"), "class Runner"),
     ],
-    ids=["not-zip", "no-pyproject", "zip-slip", "bad-parameter", "bad-version"],
+    ids=["not-zip", "no-pyproject", "zip-slip", "bad-parameter", "bad-version", "no-runner-class"],
 )
 def test_bad_package_is_422_naming_the_problem(client: TestClient, body: bytes, fragment: str) -> None:
     response = client.post("/api/v0/algorithms", content=body, headers=ZIP)
@@ -242,3 +260,105 @@ def test_package_with_wrong_content_type_is_415(client: TestClient, scale_zip: b
     )
 
     assert response.status_code == 415
+
+
+# --- Tenants: built-ins are shared and read-only, uploads are the uploading tenant's own ---------------
+
+
+@pytest.fixture
+def builtin_id(stores: Stores, settings: Settings) -> str:
+    """The built-in threshold, deployed as the operator does."""
+    return algorithms.deploy(builtin_zip("threshold"), BUILTIN_OWNER, stores, settings).algorithm_id
+
+
+def test_two_tenants_deploying_one_name_get_their_own_algorithms(
+    client: TestClient, client_for: Callable[[str], TestClient], scale_zip: bytes
+) -> None:
+    acme = client_for("acme")
+
+    mine, theirs = _deploy(client, scale_zip), _deploy(acme, scale_zip)
+
+    assert mine["algorithm_id"] != theirs["algorithm_id"]
+    assert (mine["algorithm_minor_version"], theirs["algorithm_minor_version"]) == ("0", "0")
+    assert client.get("/api/v0/algorithm/compox_scale/2").json()["algorithm_id"] == mine["algorithm_id"]
+    assert acme.get("/api/v0/algorithm/compox_scale/2").json()["algorithm_id"] == theirs["algorithm_id"]
+
+
+def test_another_tenants_algorithm_is_invisible_and_404(
+    client: TestClient, client_for: Callable[[str], TestClient], scale_zip: bytes
+) -> None:
+    theirs = _deploy(client_for("acme"), scale_zip)
+
+    assert client.get("/api/v0/algorithm/all").json() == []
+    for response in (
+        client.get("/api/v0/algorithm/compox_scale/2"),
+        client.get("/api/v0/algorithm/compox_scale/2/export"),
+        client.delete(f"/api/v0/deploy/algorithm/{theirs['algorithm_id']}"),
+    ):
+        assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert client_for("acme").get("/api/v0/algorithm/compox_scale/2").status_code == 200
+
+
+def test_list_shows_builtins_and_own_algorithms_marked(
+    client: TestClient, builtin_id: str, scale_zip: bytes
+) -> None:
+    _deploy(client, scale_zip)
+
+    listed = {a["algorithm_name"]: a for a in client.get("/api/v0/algorithm/all").json()}
+
+    assert {name: a["builtin"] for name, a in listed.items()} == {"compox_scale": False, "threshold": True}
+    assert listed["threshold"]["algorithm_id"] == builtin_id
+    assert listed["threshold"]["removable"] is False
+
+
+def test_deploy_under_a_builtins_name_makes_the_tenants_own(
+    client: TestClient, client_for: Callable[[str], TestClient], builtin_id: str
+) -> None:
+    own = _deploy(client, builtin_zip("threshold"))
+
+    mine = client.get("/api/v0/algorithm/threshold/1").json()
+    shared = client_for("acme").get("/api/v0/algorithm/threshold/1").json()
+    assert own["algorithm_id"] != builtin_id
+    assert own["algorithm_minor_version"] == "0"
+    assert (mine["algorithm_id"], mine["builtin"]) == (own["algorithm_id"], False)
+    assert (shared["algorithm_id"], shared["builtin"], shared["algorithm_minor_versions"]) == (
+        builtin_id,
+        True,
+        ["0"],
+    )
+
+
+def test_remove_builtin_is_403_and_keeps_it(client: TestClient, builtin_id: str) -> None:
+    response = client.delete(f"/api/v0/deploy/algorithm/{builtin_id}")
+
+    assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+    assert client.get("/api/v0/algorithm/threshold/1").json()["algorithm_id"] == builtin_id
+
+
+def test_export_of_an_exportable_builtin_works_for_any_tenant(
+    client_for: Callable[[str], TestClient], builtin_id: str
+) -> None:
+    response = client_for("acme").get("/api/v0/algorithm/threshold/1/export")
+
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert "Runner.py" in archive.namelist()
+
+
+def test_remove_version_a_pending_execution_runs_is_409_until_it_ends(
+    client: TestClient, stores: Stores, settings: Settings, scale_zip: bytes
+) -> None:
+    deployed = _deploy(client, scale_zip)
+    input_id = files.store_ready(make_hdf5(), "local", stores, settings).file_id
+    request = ExecutionCreate(algorithm_id=deployed["algorithm_id"], input_dataset_ids=[input_id])
+    execution_id = launch.execute(request, "local", stores, FakeMachine())
+    path = f"/api/v0/deploy/algorithm/{deployed['algorithm_id']}"
+
+    refused = client.delete(path, params={"algorithm_minor_version": 0})
+    executions.mark_failed(execution_id, TaskFailure(Error="States.TaskFailed", Cause="test"), stores)
+    accepted = client.delete(path, params={"algorithm_minor_version": 0})
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "algorithm_in_use")
+    assert execution_id in refused.json()["detail"]
+    assert accepted.status_code == 200
+    assert client.get("/api/v0/algorithm/compox_scale/2").status_code == 404

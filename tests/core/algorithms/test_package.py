@@ -125,6 +125,33 @@ def test_read_package_rejects_missing_required_file(missing: str) -> None:
         read_package(make_zip(files), PackageLimits())
 
 
+@pytest.mark.parametrize(
+    "runner",
+    [
+        b"class NotARunner:\n    pass\n",
+        b"def make():\n    class Runner:\n        pass\n",
+        b"Runner = None\n",
+    ],
+    ids=["other-class", "nested-class", "not-a-class"],
+)
+def test_read_package_rejects_runner_py_without_class_runner(runner: bytes) -> None:
+    files = valid_files() | {"Runner.py": runner}
+
+    with pytest.raises(InvalidInputError, match="no top-level `class Runner`"):
+        read_package(make_zip(files), PackageLimits())
+
+
+@pytest.mark.parametrize(
+    ("runner", "trainable"),
+    [(RUNNER, False), (RUNNER + b"\n    def train(self):\n        pass\n", True)],
+    ids=["no-train", "train"],
+)
+def test_package_is_trainable_when_its_runner_defines_train(runner: bytes, trainable: bool) -> None:
+    package = read_package(make_zip(valid_files() | {"Runner.py": runner}), PackageLimits())
+
+    assert package.trainable is trainable
+
+
 def test_read_package_rejects_pyproject_schema_error_naming_the_field() -> None:
     files = valid_files() | {"pyproject.toml": PYPROJECT + b'[tool.compox]\ndefault_device = "tpu"\n'}
 

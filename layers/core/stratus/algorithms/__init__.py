@@ -1,5 +1,10 @@
 """Compox algorithm packages: pyproject config and parameters, package zips, the runner runtime, loading."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from stratus.algorithms.config import (
     AdditionalParameter,
     AlgorithmConfig,
@@ -10,7 +15,6 @@ from stratus.algorithms.config import (
     parse_pyproject,
     validate_parameters,
 )
-from stratus.algorithms.loader import load_runner, unload_runner
 from stratus.algorithms.package import (
     AlgorithmPackage,
     PackageLimits,
@@ -19,7 +23,20 @@ from stratus.algorithms.package import (
     parse_files,
     read_package,
 )
-from stratus.algorithms.runtime import BaseRunner, RunnerContext, StopRequested
+
+if TYPE_CHECKING:
+    from stratus.algorithms.loader import load_runner, unload_runner
+    from stratus.algorithms.runtime import BaseRunner, RunnerContext, StopRequested
+
+# The runner runtime imports h5py and numpy (~100 ms), which the API (configs and package zips only)
+# never needs: these names are imported on first use (PEP 562), off the API Lambda's cold start.
+_LAZY_MODULES = {
+    "load_runner": "stratus.algorithms.loader",
+    "unload_runner": "stratus.algorithms.loader",
+    "BaseRunner": "stratus.algorithms.runtime",
+    "RunnerContext": "stratus.algorithms.runtime",
+    "StopRequested": "stratus.algorithms.runtime",
+}
 
 __all__ = [
     "AdditionalParameter",
@@ -42,3 +59,9 @@ __all__ = [
     "unload_runner",
     "validate_parameters",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return getattr(importlib.import_module(_LAZY_MODULES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -61,6 +61,15 @@ class AlgorithmPackage:
         """sha256 hex digest per asset path, so the registry stores each content once."""
         return {path: hashlib.sha256(content).hexdigest() for path, content in self.assets.items()}
 
+    @cached_property
+    def trainable(self) -> bool:
+        """Whether its Runner class defines train() itself (one inherited from a base class or a helper
+        module does not count)."""
+        runner = runner_class(self.code_files[RUNNER])
+        return runner is not None and any(
+            isinstance(item, ast.FunctionDef) and item.name == "train" for item in runner.body
+        )
+
 
 def read_package(data: bytes, limits: PackageLimits) -> AlgorithmPackage:
     """Read a package zip. Raises InvalidInputError (bad zip, unsafe paths, bad pyproject, missing files)
@@ -89,6 +98,11 @@ def parse_files(files: Mapping[str, bytes]) -> AlgorithmPackage:
     for path, content in code.items():
         if path.endswith(".py"):
             _check_python(path, content)
+    # Compox imports `Runner` from Runner.py: without it, every job of the package would fail.
+    if runner_class(files[RUNNER]) is None:
+        raise InvalidInputError(
+            f"{RUNNER} defines no top-level `class Runner` (Compox runs `class Runner(BaseRunner)`)"
+        )
     return AlgorithmPackage(
         name=pyproject.project.name,
         version=pyproject.project.version,
@@ -98,6 +112,15 @@ def parse_files(files: Mapping[str, bytes]) -> AlgorithmPackage:
         code_files=dict(sorted(code.items())),
         assets=dict(sorted((p, c) for p, c in files.items() if not _is_code(p))),
     )
+
+
+def runner_class(source: bytes) -> ast.ClassDef | None:
+    """Runner.py's top-level ``class Runner``, or None (also for source that does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    return next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Runner"), None)
 
 
 def build_zip(package: AlgorithmPackage, assets: Mapping[str, bytes] | None = None) -> bytes:

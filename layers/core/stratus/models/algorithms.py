@@ -7,12 +7,26 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 ALGORITHM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+# The owner of the built-in algorithms, which the operator deploys: shared by every tenant, read-only. A
+# tenant's name starts with a letter or digit (stratus.auth.TENANT_PATTERN), so none can be this one.
+BUILTIN_OWNER = "_builtin"
+
+
+def is_builtin(owner: str) -> bool:
+    """Whether an algorithm of ``owner`` is a built-in."""
+    return owner == BUILTIN_OWNER
+
+
+def is_visible_to(owner: str, tenant: str) -> bool:
+    """Whether ``tenant`` may see (and run) an algorithm of ``owner``: a built-in, or its own."""
+    return owner in (tenant, BUILTIN_OWNER)
 
 
 class AlgorithmRecord(BaseModel):
     """One algorithm (name + major version) as stored: what it advertises is its newest minor's."""
 
     algorithm_id: str
+    owner: str = Field(description="The tenant that deployed it, or BUILTIN_OWNER")
     name: str
     major: int
     latest_minor: int
@@ -26,6 +40,7 @@ class AlgorithmVersionRecord(BaseModel):
     """One deployed minor version: where its code lives and which assets (by content hash) it has."""
 
     algorithm_id: str
+    owner: str = Field(description="The tenant that deployed it, or BUILTIN_OWNER")
     name: str
     major: int
     minor: int
@@ -63,6 +78,9 @@ class AlgorithmRegistered(BaseModel):
     training_parameters: list[dict[str, Any]] = Field(default_factory=list)
     removable: bool
     exportable: bool
+    builtin: bool = Field(
+        description="Shipped with Stratus: shared by every tenant and read-only; else the caller's own"
+    )
     parameter_schema: dict[str, Any] = Field(
         default_factory=dict, description="JSON schema of additional_parameters, for validating clients"
     )

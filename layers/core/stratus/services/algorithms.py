@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import hashlib
 from typing import TYPE_CHECKING
 
 from stratus.algorithms import AlgorithmConfig, PackageLimits, build_zip, parameter_schema, read_package
 from stratus.errors import ForbiddenError, InvalidInputError
-from stratus.models.algorithms import AlgorithmRecord, AlgorithmRegistered, AlgorithmVersionRecord
+from stratus.models.algorithms import (
+    AlgorithmRecord,
+    AlgorithmRegistered,
+    AlgorithmVersionRecord,
+    is_builtin,
+)
+from stratus.services import holds
 from stratus.stores.layout import asset_key, code_key
 
 if TYPE_CHECKING:
@@ -23,18 +28,20 @@ def package_limits(settings: Settings) -> PackageLimits:
     return PackageLimits(max_zip_bytes=settings.max_direct_upload_bytes)
 
 
-def deploy(data: bytes, stores: Stores, settings: Settings) -> AlgorithmVersionRecord:
-    """Register a package zip as the next minor version of its name + major version.
+def deploy(data: bytes, owner: str, stores: Stores, settings: Settings) -> AlgorithmVersionRecord:
+    """Register a package zip as the next minor version of ``owner``'s algorithm of its name + major
+    version. ``owner`` is the calling tenant (its own namespace: another tenant's or a built-in of the
+    same name is another algorithm), or BUILTIN_OWNER when the operator deploys the built-ins.
 
     Re-deploying identical code and assets returns the current version (as Compox does).
     Raises InvalidInputError, PayloadTooLargeError, ConflictError.
     """
     package = read_package(data, package_limits(settings))
     code = build_zip(dataclasses.replace(package, assets={}))
-    key = code_key(package.name, package.major_version, hashlib.sha256(code).hexdigest())
-    current = stores.algorithms.find(package.name, package.major_version)
+    key = code_key(owner, package.name, package.major_version, hashlib.sha256(code).hexdigest())
+    current = stores.algorithms.find(owner, package.name, package.major_version)
     if current is not None:
-        latest = stores.algorithms.get_version(package.name, package.major_version, current.latest_minor)
+        latest = stores.algorithms.get_version_by_id(current.algorithm_id, owner, current.latest_minor)
         if latest.code_key == key and latest.assets == package.asset_hashes:
             return latest
     _store_content(package, code, key, stores)
@@ -43,35 +50,19 @@ def deploy(data: bytes, stores: Stores, settings: Settings) -> AlgorithmVersionR
     def make_version(algorithm_id: str, minor: int) -> AlgorithmVersionRecord:
         return AlgorithmVersionRecord(
             algorithm_id=algorithm_id,
+            owner=owner,
             name=package.name,
             major=package.major_version,
             minor=minor,
             code_key=key,
             assets=package.asset_hashes,
             metadata=metadata,
-            trainable=is_trainable(package),
+            # Read once at deploy, so a training request for one that cannot train is refused up front.
+            trainable=package.trainable,
             created_at=stores.clock(),
         )
 
-    return stores.algorithms.register(package.name, package.major_version, metadata, make_version)
-
-
-def is_trainable(package: AlgorithmPackage) -> bool:
-    """Whether the package's Runner class defines train(): read once at deploy, so a training request
-    for an algorithm that cannot train is refused up front."""
-    source = package.code_files.get("Runner.py")
-    if source is None:
-        return False
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return False
-    return any(
-        isinstance(node, ast.ClassDef)
-        and node.name == "Runner"
-        and any(isinstance(item, ast.FunctionDef) and item.name == "train" for item in node.body)
-        for node in tree.body
-    )
+    return stores.algorithms.register(owner, package.name, package.major_version, metadata, make_version)
 
 
 def _store_content(package: AlgorithmPackage, code: bytes, key: str, stores: Stores) -> None:
@@ -83,8 +74,10 @@ def _store_content(package: AlgorithmPackage, code: bytes, key: str, stores: Sto
 
 
 def describe(record: AlgorithmRecord) -> AlgorithmRegistered:
-    """An algorithm as Compox clients expect it, with its parameters' JSON schema."""
+    """An algorithm as Compox clients expect it, with its parameters' JSON schema; whether it is a
+    built-in. A built-in is never removable by a tenant, whatever its package says."""
     config = AlgorithmConfig.model_validate(record.metadata)
+    builtin = is_builtin(record.owner)
     latest = str(record.latest_minor)
     return AlgorithmRegistered(
         algorithm_id=record.algorithm_id,
@@ -100,22 +93,25 @@ def describe(record: AlgorithmRecord) -> AlgorithmRegistered:
         default_device=config.default_device,
         additional_parameters=[p.model_dump(mode="json") for p in config.additional_parameters],
         training_parameters=[p.model_dump(mode="json") for p in config.training_parameters],
-        removable=config.removable,
+        removable=config.removable and not builtin,
         exportable=config.exportable,
+        builtin=builtin,
         parameter_schema=parameter_schema(config.additional_parameters),
     )
 
 
 def list_algorithms(
+    tenant: str,
     stores: Stores,
     positive_tags: list[str],
     negative_tags: list[str],
     algorithm_type: str | None,
     devices: list[str],
 ) -> list[AlgorithmRegistered]:
-    """Algorithms with every positive tag, no negative tag, the type and all the devices asked for."""
+    """The built-ins and ``tenant``'s own algorithms with every positive tag, no negative tag, the type
+    and all the devices asked for."""
     found = []
-    for record in stores.algorithms.list_all():
+    for record in stores.algorithms.list_visible(tenant):
         described = describe(record)
         tags = set(described.algorithm_tags)
         if not set(positive_tags) <= tags or tags & set(negative_tags):
@@ -131,11 +127,13 @@ def list_algorithms(
 def export(
     name: str, major: int, minor: int | None, checkpoint_id: str | None, tenant: str, stores: Stores
 ) -> bytes:
-    """The package zip of one minor version (the latest by default).
+    """The package zip of one minor version (the latest by default) of the algorithm ``tenant`` means by
+    name: its own, else the built-in.
 
-    Raises NotFoundError, ForbiddenError (not exportable).
+    Raises NotFoundError, ForbiddenError (not exportable), InvalidInputError (another's checkpoint).
     """
-    version = stores.algorithms.get_version(name, major, minor)
+    record = stores.algorithms.resolve(name, major, tenant)
+    version = stores.algorithms.get_version_by_id(record.algorithm_id, tenant, minor)
     if not AlgorithmConfig.model_validate(version.metadata).exportable:
         raise ForbiddenError(f"algorithm {name} {major} is not exportable")
     digests = dict(version.assets)
@@ -149,10 +147,21 @@ def export(
     return build_zip(dataclasses.replace(code, assets=assets))
 
 
-def remove(algorithm_id: str, minor: int | None, stores: Stores) -> None:
-    """Delete one minor version, or the whole algorithm. Raises NotFoundError, ForbiddenError."""
-    record = stores.algorithms.get_by_id(algorithm_id)
+def remove(algorithm_id: str, minor: int | None, tenant: str, stores: Stores) -> None:
+    """Delete one minor version, or the whole algorithm, of ``tenant``'s own.
+
+    Raises NotFoundError (unknown, or another tenant's), ForbiddenError (a built-in, or not removable),
+    AlgorithmInUseError (a job that has not ended runs a version), ConflictError (a concurrent change).
+    """
+    record = stores.algorithms.get_by_id(algorithm_id, tenant)
+    if is_builtin(record.owner):
+        raise ForbiddenError(
+            f"algorithm {record.name} {record.major} is a built-in: shared by every tenant and read-only"
+        )
     if not AlgorithmConfig.model_validate(record.metadata).removable:
         raise ForbiddenError(f"algorithm {record.name} {record.major} is not removable")
-    for each in [minor] if minor is not None else list(record.minors):
-        stores.algorithms.remove_version(record.name, record.major, each)
+    minors = [minor] if minor is not None else list(record.minors)
+    # Holds whose release was lost (a job that ended without releasing) must not block the delete; the
+    # delete itself is conditional on no holder, so a job accepted meanwhile still refuses it.
+    holds.release_ended_version_holders(record.algorithm_id, minors, stores)
+    stores.algorithms.remove_versions(record, minors)

@@ -22,9 +22,9 @@ def asset_key(digest: str) -> str:
     return f"assets/sha256/{digest}"
 
 
-def code_key(name: str, major: int, digest: str) -> str:
-    """A version's code (the package without assets), addressed by content."""
-    return f"algorithms/{name}/{major}/code-{digest}.zip"
+def code_key(owner: str, name: str, major: int, digest: str) -> str:
+    """A version's code (the package without assets), addressed by content under its owner's prefix."""
+    return f"algorithms/{quote(owner, safe='')}/{name}/{major}/code-{digest}.zip"
 
 
 def session_prefix(tenant: str, token: str) -> str:

@@ -10,6 +10,7 @@ from stratus.api.bodies import ZipBody, binary_body
 from stratus.api.deps import CallerDep, SettingsDep, StoresDep
 from stratus.models.algorithms import ALGORITHM_NAME_PATTERN, AlgorithmDeployed, AlgorithmRegistered
 from stratus.models.files import Deleted
+from stratus.models.ids import AlgorithmId, CheckpointId
 from stratus.services import algorithms as service
 
 router = APIRouter(tags=["algorithms"])
@@ -19,9 +20,9 @@ MajorPath = Annotated[int, Path(ge=0, description="Major version")]
 MinorQuery = Annotated[int | None, Query(ge=0, description="Minor version (default: the latest)")]
 ZIP_BODY = binary_body("application/zip", "application/octet-stream")
 ERRORS = {
-    403: {"description": "The algorithm is not exportable / not removable"},
-    404: {"description": "Unknown algorithm, minor version or checkpoint"},
-    409: {"description": "A concurrent deploy won; retry"},
+    403: {"description": "The algorithm is not exportable / not removable / a built-in (read-only)"},
+    404: {"description": "Unknown algorithm (or another tenant's), minor version or checkpoint"},
+    409: {"description": "A concurrent deploy won (retry); deleting a version a job that has not ended runs"},
     413: {"description": "Package over the size limits"},
     415: {"description": "Body is not a zip"},
 }
@@ -34,9 +35,12 @@ ERRORS = {
     openapi_extra=ZIP_BODY,
     responses={k: ERRORS[k] for k in (409, 413, 415)},
 )
-def deploy_algorithm(body: ZipBody, stores: StoresDep, settings: SettingsDep) -> AlgorithmDeployed:
-    """Validate the package and register it as the next minor version of its name + major version."""
-    version = service.deploy(body, stores, settings)
+def deploy_algorithm(
+    body: ZipBody, caller: CallerDep, stores: StoresDep, settings: SettingsDep
+) -> AlgorithmDeployed:
+    """Validate the package and register it as the next minor version of the caller's algorithm of its
+    name + major version (the caller's own: a built-in of the same name stays as it is)."""
+    version = service.deploy(body, caller.tenant, stores, settings)
     return AlgorithmDeployed(
         algorithm_id=version.algorithm_id,
         algorithm_name=version.name,
@@ -59,22 +63,29 @@ router.add_api_route(
 
 @router.get("/algorithm/all", summary="List algorithms")
 def list_algorithms(
+    caller: CallerDep,
     stores: StoresDep,
     positive_tag: Annotated[list[str], Query()] = [],  # noqa: B006  # FastAPI copies query defaults
     negative_tag: Annotated[list[str], Query()] = [],  # noqa: B006
     algorithm_type: str | None = None,
     supported_devices: Annotated[list[str], Query()] = [],  # noqa: B006
 ) -> list[AlgorithmRegistered]:
-    """Algorithms with every `positive_tag`, no `negative_tag`, and all `supported_devices` asked for."""
-    return service.list_algorithms(stores, positive_tag, negative_tag, algorithm_type, supported_devices)
+    """The built-ins and the caller's own algorithms (`builtin` tells which) with every `positive_tag`,
+    no `negative_tag`, and all `supported_devices` asked for."""
+    return service.list_algorithms(
+        caller.tenant, stores, positive_tag, negative_tag, algorithm_type, supported_devices
+    )
 
 
 @router.get(
     "/algorithm/{name}/{major}", summary="An algorithm and its parameter schema", responses={404: ERRORS[404]}
 )
-def get_algorithm(name: NamePath, major: MajorPath, stores: StoresDep) -> AlgorithmRegistered:
-    """The algorithm's id, minor versions and what its newest minor version advertises."""
-    return service.describe(stores.algorithms.get(name, major))
+def get_algorithm(
+    name: NamePath, major: MajorPath, caller: CallerDep, stores: StoresDep
+) -> AlgorithmRegistered:
+    """The caller's own algorithm of this name, else the built-in: its id, minor versions and what its
+    newest minor version advertises."""
+    return service.describe(stores.algorithms.resolve(name, major, caller.tenant))
 
 
 @router.get(
@@ -89,10 +100,11 @@ def export_algorithm(
     stores: StoresDep,
     caller: CallerDep,
     algorithm_minor_version: MinorQuery = None,
-    checkpoint_id: Annotated[str | None, Query(max_length=128)] = None,
+    checkpoint_id: Annotated[CheckpointId | None, Query()] = None,
 ) -> Response:
-    """The deployable package (Runner.py, pyproject.toml, assets) of one minor version; with a
-    checkpoint, its trained assets in place of the algorithm's."""
+    """The deployable package (Runner.py, pyproject.toml, assets) of one minor version of the caller's
+    own algorithm of this name, else the built-in; with a checkpoint, its trained assets in place of the
+    algorithm's."""
     data = service.export(name, major, algorithm_minor_version, checkpoint_id, caller.tenant, stores)
     minor = algorithm_minor_version if algorithm_minor_version is not None else "latest"
     trained = f"-checkpoint-{checkpoint_id}" if checkpoint_id else ""
@@ -106,14 +118,16 @@ def export_algorithm(
 
 @router.delete(
     "/deploy/algorithm/{algorithm_id}",
-    summary="Remove a removable algorithm (or one minor version)",
-    responses={k: ERRORS[k] for k in (403, 404)},
+    summary="Remove a removable algorithm of the caller's (or one minor version)",
+    responses={k: ERRORS[k] for k in (403, 404, 409)},
 )
 def remove_algorithm(
-    algorithm_id: Annotated[str, Path(max_length=64)],
+    algorithm_id: Annotated[AlgorithmId, Path()],
+    caller: CallerDep,
     stores: StoresDep,
     algorithm_minor_version: MinorQuery = None,
 ) -> Deleted:
-    """Delete one minor version, or every version; other minor versions keep working."""
-    service.remove(algorithm_id, algorithm_minor_version, stores)
+    """Delete one minor version, or every version; other minor versions keep working. A built-in is a
+    403; a version that a job which has not ended runs is a 409 `algorithm_in_use`."""
+    service.remove(algorithm_id, algorithm_minor_version, caller.tenant, stores)
     return Deleted(detail="Algorithm deleted successfully")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -147,11 +149,11 @@ class _Machine:
 def _accept_execution(stores: Stores, settings: Settings, file_id: str) -> ExecutionRecord:
     """A PENDING execution holding the file, accepted as the API accepts one (record and holds in one
     transaction)."""
-    inputs = files.get_ready_many([file_id], settings.default_tenant, stores)
+    inputs = files.get_ready_many([file_id], "local", stores)
     now = stores.clock()
     record = ExecutionRecord(
         execution_id=str(uuid.uuid4()),
-        tenant=settings.default_tenant,
+        tenant="local",
         algorithm_id="algorithm-1",
         input_dataset_ids=[file_id],
         created_at=now,
@@ -217,7 +219,37 @@ def test_list_files_rejects_bad_cursor(client: TestClient) -> None:
     response = client.get("/api/v0/files", params={"cursor": "not-ours"})
 
     assert response.status_code == 422
-    assert response.json()["code"] == "invalid_input"
+    assert response.json()["code"] == "invalid_cursor"
+
+
+def test_list_files_refuses_a_forged_cursor_naming_the_list(
+    client: TestClient, clock, hdf5_file: Callable[..., bytes]
+) -> None:
+    for seed in range(2):
+        _upload(client, hdf5_file(seed=seed))
+        clock.advance(1)
+    # A start key as the cursor once was (plain base64), naming this list but not one DynamoDB can take.
+    forged = {"gsi1pk": "file#local", "gsi1sk": 5, "pk": "file#x", "sk": "file"}
+    cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+
+    response = client.get("/api/v0/files", params={"limit": 1, "cursor": cursor})
+
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_cursor")
+
+
+def test_list_files_refuses_another_tenants_cursor(
+    client_for: Callable[[str], TestClient], clock, hdf5_file: Callable[..., bytes]
+) -> None:
+    acme, other = client_for("acme"), client_for("other")
+    for seed in range(2):
+        _upload(acme, hdf5_file(seed=seed))
+        _upload(other, hdf5_file(seed=seed))
+        clock.advance(1)
+    cursor = acme.get("/api/v0/files", params={"limit": 1}).json()["next_cursor"]
+
+    response = other.get("/api/v0/files", params={"limit": 1, "cursor": cursor})
+
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_cursor")
 
 
 def test_start_upload_single_put(client: TestClient) -> None:
@@ -237,10 +269,33 @@ def test_start_upload_multipart_gives_complete_url(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", [{}, {"size": 0}, {"size": -1}, {"size": 10, "extra": 1}, {"size": 10, "part_size": 1024}]
+    "payload",
+    [
+        {},
+        {"size": 0},
+        {"size": -1},
+        {"size": 10, "extra": 1},
+        {"size": 10, "part_size": 1024},
+        {"size": 10, "part_size": 5 * 2**30 + 1},
+        {"size": "100"},
+        {"size": 100.0},
+        {"size": True},
+        {"size": 10, "part_size": str(5 * 2**20)},
+    ],
 )
-def test_start_upload_rejects_bad_request(client: TestClient, payload: dict[str, int]) -> None:
-    assert client.post("/api/v0/files/uploads", json=payload).status_code == 422
+def test_start_upload_rejects_bad_request(client: TestClient, payload: dict[str, Any]) -> None:
+    response = client.post("/api/v0/files/uploads", json=payload)
+
+    assert response.status_code == 422
+    assert client.get("/api/v0/files").json()["items"] == []
+
+
+def test_start_upload_over_the_maximum_size_is_413(client: TestClient, settings: Settings) -> None:
+    response = client.post("/api/v0/files/uploads", json={"size": settings.max_upload_bytes + 1})
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert client.get("/api/v0/files").json()["items"] == []
 
 
 def test_pending_file_cannot_be_downloaded(client: TestClient) -> None:
@@ -252,15 +307,68 @@ def test_pending_file_cannot_be_downloaded(client: TestClient) -> None:
     assert response.json()["code"] == "not_ready"
 
 
+ETAG = '"' + "0" * 32 + '"'
+
+
+def _multipart_upload(client: TestClient, size: int = 10) -> str:
+    """A multipart upload of ``size`` bytes in 5 MiB parts; returns its file id."""
+    upload = client.post("/api/v0/files/uploads", json={"size": size, "part_size": 5 * 2**20}).json()
+    file_id: str = upload["file_id"]
+    return file_id
+
+
 def test_complete_with_duplicate_parts_is_422(client: TestClient) -> None:
-    file_id = client.post("/api/v0/files/uploads", json={"size": 10, "part_size": 5 * 2**20}).json()[
-        "file_id"
-    ]
-    parts = [{"part_number": 1, "etag": "a"}, {"part_number": 1, "etag": "b"}]
+    file_id = _multipart_upload(client)
+    parts = [{"part_number": 1, "etag": ETAG}, {"part_number": 1, "etag": ETAG}]
 
     response = client.post(f"/api/v0/files/uploads/{file_id}/complete", json={"parts": parts})
 
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"part_number": 1, "etag": '"a\u0001b"'},  # a control character: moto's XML parser crashed
+        {"part_number": 1, "etag": "not an etag"},
+        {"part_number": 1, "etag": ""},
+        {"part_number": "1", "etag": ETAG},
+        {"part_number": 0, "etag": ETAG},
+        {"part_number": 10_001, "etag": ETAG},
+    ],
+)
+def test_complete_with_malformed_part_is_422(client: TestClient, part: dict[str, Any]) -> None:
+    file_id = _multipart_upload(client)
+
+    response = client.post(f"/api/v0/files/uploads/{file_id}/complete", json={"parts": [part]})
+
+    assert response.status_code == 422
+    assert client.get(f"/api/v0/files/{file_id}/status").json()["status"] == "PENDING"
+
+
+def test_complete_omitting_parts_is_422_naming_them(client: TestClient) -> None:
+    file_id = _multipart_upload(client, 16 * 2**20)  # parts 1 to 4
+    parts = [{"part_number": n, "etag": ETAG} for n in (1, 3)]
+
+    response = client.post(f"/api/v0/files/uploads/{file_id}/complete", json={"parts": parts})
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "parts missing: 2, 4; upload them and complete with all 4 parts",
+        "code": "invalid_input",
+    }
+    assert client.get(f"/api/v0/files/{file_id}/status").json()["status"] == "PENDING"
+
+
+def test_complete_of_a_single_put_upload_is_409(client: TestClient) -> None:
+    file_id = client.post("/api/v0/files/uploads", json={"size": 10}).json()["file_id"]
+
+    response = client.post(
+        f"/api/v0/files/uploads/{file_id}/complete", json={"parts": [{"part_number": 1, "etag": ETAG}]}
+    )
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "illegal_transition"
 
 
 def test_unknown_route_has_error_shape(client: TestClient) -> None:

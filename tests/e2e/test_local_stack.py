@@ -69,6 +69,34 @@ def test_presigned_multipart_round_trip(
     assert api.delete(f"/api/v0/files/{upload['file_id']}").status_code == 200
 
 
+def test_presigned_put_of_another_size_than_declared_is_rejected(
+    api: httpx.Client, hdf5_file: Callable[..., bytes], poll: Callable[..., None]
+) -> None:
+    upload = api.post("/api/v0/files/uploads", json={"size": 100}).json()
+
+    # moto checks no signature: on AWS the signed Content-Length already refuses this PUT.
+    httpx.put(upload["upload_url"], content=hdf5_file(MiB), timeout=60)
+    status = _wait_ready(api, upload["file_id"], poll)
+
+    assert status["status"] == "REJECTED"
+    assert "the upload declared 100" in status["reason"]
+
+
+def test_presigned_url_used_again_after_ready_changes_nothing(
+    api: httpx.Client, hdf5_file: Callable[..., bytes], poll: Callable[..., None]
+) -> None:
+    body = hdf5_file(100_000, seed=3)
+    upload = api.post("/api/v0/files/uploads", json={"size": len(body)}).json()
+    httpx.put(upload["upload_url"], content=body, timeout=60).raise_for_status()
+    ready = _wait_ready(api, upload["file_id"], poll)
+
+    again = httpx.put(upload["upload_url"], content=hdf5_file(100_000, seed=4), timeout=60)
+
+    assert again.status_code == 200  # S3 takes it, as a new version of the key
+    assert api.get(f"/api/v0/files/{upload['file_id']}/status").json() == ready
+    assert api.get(f"/api/v0/files/{upload['file_id']}").content == body
+
+
 def test_presigned_upload_of_non_hdf5_is_rejected(api: httpx.Client, poll: Callable[..., None]) -> None:
     upload = api.post("/api/v0/files/uploads", json={"size": 11}).json()
 

@@ -13,11 +13,25 @@ from stratus.settings import Settings
 from stratus.stores import Stores, build_stores
 
 
-def _pending_upload(stores: Stores, settings: Settings, body: bytes) -> str:
-    upload = service.start_upload(UploadCreate(size=len(body)), "local", stores, settings)
+def _pending_upload(stores: Stores, settings: Settings, body: bytes, declared: int | None = None) -> str:
+    """A presigned upload of ``declared`` bytes (else ``len(body)``) whose PUT sent ``body``; its key."""
+    upload = service.start_upload(UploadCreate(size=declared or len(body)), "local", stores, settings)
     key = f"uploads/{upload.file_id}"
-    boto3.client("s3").put_object(Bucket=settings.data_bucket, Key=key, Body=body)
+    _put(settings, key, body)
     return key
+
+
+def _put(settings: Settings, key: str, body: bytes) -> str:
+    """PUT ``body`` to ``key``; returns the new version's id."""
+    version_id: str = boto3.client("s3").put_object(Bucket=settings.data_bucket, Key=key, Body=body)[
+        "VersionId"
+    ]
+    return version_id
+
+
+def _current_version(settings: Settings, key: str) -> str:
+    version_id: str = boto3.client("s3").head_object(Bucket=settings.data_bucket, Key=key)["VersionId"]
+    return version_id
 
 
 @pytest.mark.parametrize("event_name", ["s3/object_created", "s3/object_created_multipart"])
@@ -31,9 +45,10 @@ def test_handler_marks_valid_upload_ready(
     event_name: str,
 ) -> None:
     key = _pending_upload(stores, settings, hdf5_file(10_000))
+    version_id = _current_version(settings, key)
 
     result = function_handler("ingest")(
-        load_event(event_name, bucket=settings.data_bucket, key=key), lambda_context
+        load_event(event_name, bucket=settings.data_bucket, key=key, version_id=version_id), lambda_context
     )
 
     assert result == {"files": {key: "READY"}}
@@ -50,7 +65,9 @@ def test_handler_is_idempotent_for_repeated_event(
     hdf5_file,
 ) -> None:
     key = _pending_upload(stores, settings, hdf5_file())
-    event = load_event("s3/object_created", bucket=settings.data_bucket, key=key)
+    event = load_event(
+        "s3/object_created", bucket=settings.data_bucket, key=key, version_id=_current_version(settings, key)
+    )
 
     first = function_handler("ingest")(event, lambda_context)
     second = function_handler("ingest")(event, lambda_context)
@@ -66,10 +83,61 @@ def test_handler_rejects_non_hdf5_upload(
     settings: Settings,
 ) -> None:
     key = _pending_upload(stores, settings, b"definitely not hdf5")
+    version_id = _current_version(settings, key)
 
     result = function_handler("ingest")(
-        load_event("s3/object_created", bucket=settings.data_bucket, key=key), lambda_context
+        load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=version_id),
+        lambda_context,
     )
 
     assert result == {"files": {key: "REJECTED"}}
     assert "not a valid HDF5" in (build_stores(settings).files.get(key.split("/")[1]).reason or "")
+
+
+def test_handler_rejects_upload_of_another_size_than_declared(
+    function_handler,
+    load_event: Callable[..., dict[str, Any]],
+    lambda_context,
+    stores: Stores,
+    settings: Settings,
+    hdf5_file,
+) -> None:
+    key = _pending_upload(stores, settings, hdf5_file(2**20), declared=100)
+    version_id = _current_version(settings, key)
+
+    result = function_handler("ingest")(
+        load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=version_id),
+        lambda_context,
+    )
+
+    assert result == {"files": {key: "REJECTED"}}
+    assert "the upload declared 100" in (build_stores(settings).files.get(key.split("/")[1]).reason or "")
+
+
+def test_handler_keeps_a_ready_file_when_its_url_is_used_again(
+    function_handler,
+    load_event: Callable[..., dict[str, Any]],
+    lambda_context,
+    stores: Stores,
+    settings: Settings,
+    hdf5_file,
+) -> None:
+    body = hdf5_file(seed=1)
+    key = _pending_upload(stores, settings, body)
+    ingest = function_handler("ingest")
+    first = _current_version(settings, key)
+    ingest(
+        load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=first),
+        lambda_context,
+    )
+    second = _put(settings, key, hdf5_file(seed=2))
+
+    result = ingest(
+        load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=second),
+        lambda_context,
+    )
+
+    file = build_stores(settings).files.get(key.split("/")[1])
+    assert result == {"files": {key: "READY"}}
+    assert file.version_id == first
+    assert build_stores(settings).objects.get(key) == body

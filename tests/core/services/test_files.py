@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import boto3
 import pytest
@@ -29,11 +30,29 @@ from tests.conftest import MovableClock, job_plan
 from tests.gpu_worker.conftest import TENANT
 
 MiB = 1024 * 1024
+# A well-formed part ETag that no uploaded part has.
+UNKNOWN_ETAG = '"' + "0" * 32 + '"'
 
 
 def _put_upload(settings: Settings, key: str, body: bytes) -> ObjectCreated:
+    """PUT ``body`` to ``key`` as a client would; the event as moto sends it (no version id)."""
     boto3.client("s3").put_object(Bucket=settings.data_bucket, Key=key, Body=body)
     return ObjectCreated(bucket=settings.data_bucket, key=key, size=len(body))
+
+
+def _pending_upload(stores: Stores, settings: Settings, size: int) -> str:
+    """A PENDING single-PUT upload of ``size`` bytes; returns its key."""
+    return f"uploads/{service.start_upload(UploadCreate(size=size), 't1', stores, settings).file_id}"
+
+
+def _versions(settings: Settings, key: str) -> list[str]:
+    listing = boto3.client("s3").list_object_versions(Bucket=settings.data_bucket, Prefix=key)
+    entries = [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+    return [entry["VersionId"] for entry in entries if entry["Key"] == key]
+
+
+def _signed_headers(url: str) -> list[str]:
+    return parse_qs(urlparse(url).query)["X-Amz-SignedHeaders"][0].split(";")
 
 
 def _tags(settings: Settings, key: str) -> dict[str, str]:
@@ -87,11 +106,25 @@ def test_start_upload_rejects_file_over_max(stores: Stores, settings: Settings) 
         service.start_upload(UploadCreate(size=settings.max_upload_bytes + 1), "t1", stores, settings)
 
 
+def test_start_upload_signs_the_declared_length_into_a_single_put(stores: Stores, settings: Settings) -> None:
+    upload = service.start_upload(UploadCreate(size=1000), "t1", stores, settings)
+
+    assert upload.upload_url is not None
+    assert "content-length" in _signed_headers(upload.upload_url)
+
+
+def test_start_upload_plans_and_signs_each_part_length(stores: Stores, settings: Settings) -> None:
+    upload = service.start_upload(UploadCreate(size=11 * MiB, part_size=5 * MiB), "t1", stores, settings)
+
+    assert [part.size for part in upload.parts] == [5 * MiB, 5 * MiB, 1 * MiB]
+    assert all("content-length" in _signed_headers(part.url) for part in upload.parts)
+
+
 def test_ingest_marks_valid_upload_ready(
     stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
 ) -> None:
-    upload = service.start_upload(UploadCreate(size=1), "t1", stores, settings)
     body = hdf5_file(3 * MiB)
+    upload = service.start_upload(UploadCreate(size=len(body)), "t1", stores, settings)
     created = _put_upload(settings, f"uploads/{upload.file_id}", body)
 
     record = service.ingest_object(created, stores, settings)
@@ -104,8 +137,9 @@ def test_ingest_marks_valid_upload_ready(
 def test_ingest_same_event_twice_gives_one_ready_file(
     stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
 ) -> None:
-    upload = service.start_upload(UploadCreate(size=1), "t1", stores, settings)
-    created = _put_upload(settings, f"uploads/{upload.file_id}", hdf5_file())
+    body = hdf5_file()
+    upload = service.start_upload(UploadCreate(size=len(body)), "t1", stores, settings)
+    created = _put_upload(settings, f"uploads/{upload.file_id}", body)
 
     first = service.ingest_object(created, stores, settings)
     second = service.ingest_object(created, stores, settings)
@@ -117,8 +151,8 @@ def test_ingest_same_event_twice_gives_one_ready_file(
 def test_ingest_rejects_invalid_upload_and_deletes_it(
     stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
 ) -> None:
-    upload = service.start_upload(UploadCreate(size=1), "t1", stores, settings)
     truncated = hdf5_file(50_000)[:20_000]
+    upload = service.start_upload(UploadCreate(size=len(truncated)), "t1", stores, settings)
     created = _put_upload(settings, f"uploads/{upload.file_id}", truncated)
 
     record = service.ingest_object(created, stores, settings)
@@ -129,12 +163,59 @@ def test_ingest_rejects_invalid_upload_and_deletes_it(
         stores.objects.size(created.key)
 
 
+def test_ingest_rejects_an_object_of_another_size_than_declared(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    body = hdf5_file(MiB)
+    created = _put_upload(settings, _pending_upload(stores, settings, 100), body)
+
+    record = service.ingest_object(created, stores, settings)
+
+    assert record is not None and record.status is FileStatus.REJECTED
+    assert record.reason == f"the uploaded file is {len(body)} bytes; the upload declared 100"
+    assert _versions(settings, created.key) == []
+
+
+def test_ingest_of_a_put_after_ready_changes_nothing(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    body = hdf5_file(seed=1)
+    created = _put_upload(settings, _pending_upload(stores, settings, len(body)), body)
+    ready = service.ingest_object(created, stores, settings)
+    assert ready is not None
+    # The presigned URL used again, with other bytes of the same length.
+    again = _put_upload(settings, created.key, hdf5_file(seed=2))
+
+    after = service.ingest_object(again, stores, settings)
+
+    assert after == ready == stores.files.get(ready.file_id)
+    assert service.read_file(ready.file_id, "t1", stores, settings).body == body
+    assert _versions(settings, created.key) == [ready.version_id]
+
+
+def test_ingest_validates_the_version_the_event_names(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    body = hdf5_file(seed=1)
+    key = _pending_upload(stores, settings, len(body))
+    s3 = boto3.client("s3")
+    first = s3.put_object(Bucket=settings.data_bucket, Key=key, Body=body)["VersionId"]
+    s3.put_object(Bucket=settings.data_bucket, Key=key, Body=b"x" * len(body))
+    created = ObjectCreated(bucket=settings.data_bucket, key=key, size=len(body), version_id=first)
+
+    record = service.ingest_object(created, stores, settings)
+
+    assert record is not None
+    assert (record.status, record.version_id) == (FileStatus.READY, first)
+    assert service.read_file(record.file_id, "t1", stores, settings).body == body
+    assert _versions(settings, key) == [first]
+
+
 def test_ingest_deletes_upload_for_unknown_file(stores: Stores, settings: Settings) -> None:
     created = _put_upload(settings, "uploads/00000000-0000-4000-8000-000000000000", b"bytes")
 
     assert service.ingest_object(created, stores, settings) is None
-    with pytest.raises(NotFoundError):
-        stores.objects.size(created.key)
+    assert _versions(settings, created.key) == []
 
 
 def test_ingest_ignores_keys_outside_upload_layout(stores: Stores, settings: Settings) -> None:
@@ -144,20 +225,82 @@ def test_ingest_ignores_keys_outside_upload_layout(stores: Stores, settings: Set
     assert stores.objects.size(created.key) == 5
 
 
+def _complete_request(*part_numbers: int, etags: dict[int, str] | None = None) -> UploadComplete:
+    parts = [{"part_number": n, "etag": (etags or {}).get(n, UNKNOWN_ETAG)} for n in part_numbers]
+    return UploadComplete.model_validate({"parts": parts})
+
+
+def _multipart_upload(stores: Stores, settings: Settings, size: int) -> str:
+    """A PENDING multipart upload of ``size`` bytes in 5 MiB parts; returns the file id."""
+    return service.start_upload(UploadCreate(size=size, part_size=5 * MiB), "t1", stores, settings).file_id
+
+
+def _put_part(settings: Settings, record: FileRecord, number: int, body: bytes) -> str:
+    """Upload one part as a client would through its URL; returns its ETag."""
+    response = boto3.client("s3").upload_part(
+        Bucket=settings.data_bucket,
+        Key=record.s3_key,
+        UploadId=record.upload_id,
+        PartNumber=number,
+        Body=body,
+    )
+    return response["ETag"]
+
+
 def test_complete_upload_refuses_single_put_upload(stores: Stores, settings: Settings) -> None:
     upload = service.start_upload(UploadCreate(size=10), "t1", stores, settings)
-    request = UploadComplete.model_validate({"parts": [{"part_number": 1, "etag": "x"}]})
 
-    with pytest.raises(IllegalTransitionError):
-        service.complete_upload(upload.file_id, request, "t1", stores)
+    with pytest.raises(IllegalTransitionError, match="single-PUT"):
+        service.complete_upload(upload.file_id, _complete_request(1), "t1", stores)
 
 
 def test_complete_upload_rejects_unknown_parts(stores: Stores, settings: Settings) -> None:
-    upload = service.start_upload(UploadCreate(size=10, part_size=5 * MiB), "t1", stores, settings)
-    request = UploadComplete.model_validate({"parts": [{"part_number": 1, "etag": '"nope"'}]})
+    file_id = _multipart_upload(stores, settings, 10)
 
-    with pytest.raises(InvalidInputError):
-        service.complete_upload(upload.file_id, request, "t1", stores)
+    with pytest.raises(InvalidInputError, match="S3 refused the parts"):
+        service.complete_upload(file_id, _complete_request(1), "t1", stores)
+
+
+def test_complete_upload_names_missing_parts_and_changes_nothing(stores: Stores, settings: Settings) -> None:
+    file_id = _multipart_upload(stores, settings, 21 * MiB)  # parts 1 to 5
+    before = stores.files.get(file_id)
+
+    with pytest.raises(InvalidInputError, match="parts missing: 2-3, 5; upload them and complete with all 5"):
+        service.complete_upload(file_id, _complete_request(1, 4), "t1", stores)
+
+    assert stores.files.get(file_id) == before
+    uploads = boto3.client("s3").list_multipart_uploads(Bucket=settings.data_bucket)["Uploads"]
+    assert [u["UploadId"] for u in uploads] == [before.upload_id]
+
+
+def test_complete_upload_refuses_parts_beyond_the_plan(stores: Stores, settings: Settings) -> None:
+    file_id = _multipart_upload(stores, settings, 10)  # one part
+
+    with pytest.raises(InvalidInputError, match="has parts 1 to 1; there is no part 2"):
+        service.complete_upload(file_id, _complete_request(1, 2), "t1", stores)
+
+
+def test_complete_upload_twice_is_refused(stores: Stores, settings: Settings) -> None:
+    file_id = _multipart_upload(stores, settings, 10)
+    record = stores.files.get(file_id)
+    request = _complete_request(1, etags={1: _put_part(settings, record, 1, b"0123456789")})
+    completed = service.complete_upload(file_id, request, "t1", stores)
+
+    with pytest.raises(IllegalTransitionError, match="completed already"):
+        service.complete_upload(file_id, request, "t1", stores)
+
+    assert (completed.upload_id, completed.status) == (None, FileStatus.PENDING)
+    assert stores.objects.size(record.s3_key) == 10
+
+
+def test_complete_upload_after_the_file_expired_is_not_found(
+    stores: Stores, settings: Settings, clock: MovableClock
+) -> None:
+    file_id = _multipart_upload(stores, settings, 10)
+    clock.advance(settings.file_lifetime_seconds)
+
+    with pytest.raises(NotFoundError):
+        service.complete_upload(file_id, _complete_request(1), "t1", stores)
 
 
 def test_get_ready_many_reads_each_file_once_in_order(
@@ -218,6 +361,19 @@ def test_read_file_redirects_large_file(
     assert download.body == b""
 
 
+def test_read_file_redirect_names_the_files_version_and_raw_bytes(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = service.store_upload(hdf5_file(1000), "t1", stores, settings)
+    small_limit = settings.model_copy(update={"max_direct_download_bytes": 100})
+
+    download = service.read_file(record.file_id, "t1", stores, small_limit)
+
+    query = parse_qs(urlparse(download.redirect_url or "").query)
+    assert query["versionId"] == [record.version_id]
+    assert query["response-content-type"] == ["application/octet-stream"]
+
+
 def test_delete_file_removes_record_and_bytes(
     stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
 ) -> None:
@@ -227,8 +383,7 @@ def test_delete_file_removes_record_and_bytes(
 
     with pytest.raises(NotFoundError):
         stores.files.get(record.file_id)
-    with pytest.raises(NotFoundError):
-        stores.objects.size(record.s3_key)
+    assert _versions(settings, record.s3_key) == []
 
 
 def test_delete_file_aborts_unfinished_multipart_upload(stores: Stores, settings: Settings) -> None:

@@ -69,7 +69,8 @@ def configure_table(dynamodb: Any, name: str, properties: Mapping[str, Any]) -> 
 
 
 def configure_bucket(s3: Any, name: str, properties: Mapping[str, Any]) -> None:
-    """Apply the bucket's encryption, public access block, ownership, lifecycle and notifications."""
+    """Apply the bucket's encryption, public access block, ownership, versioning, lifecycle and
+    notifications."""
     if "BucketEncryption" in properties:
         rules = [
             {
@@ -86,6 +87,9 @@ def configure_bucket(s3: Any, name: str, properties: Mapping[str, Any]) -> None:
         )
     if "OwnershipControls" in properties:
         s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=properties["OwnershipControls"])
+    if "VersioningConfiguration" in properties:
+        status = properties["VersioningConfiguration"]["Status"]
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": status})
     if "LifecycleConfiguration" in properties:
         rules = [lifecycle_rule(rule) for rule in properties["LifecycleConfiguration"]["Rules"]]
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
@@ -104,6 +108,8 @@ def lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         "Prefix",
         "TagFilters",
         "ExpirationInDays",
+        "ExpiredObjectDeleteMarker",
+        "NoncurrentVersionExpiration",
         "AbortIncompleteMultipartUpload",
     }
     if unknown:
@@ -118,10 +124,21 @@ def lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     shaped: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": rule_filter}
     if "ExpirationInDays" in rule:
         shaped["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "ExpiredObjectDeleteMarker" in rule:
+        marker = _is_true(rule["ExpiredObjectDeleteMarker"])
+        shaped.setdefault("Expiration", {})["ExpiredObjectDeleteMarker"] = marker
+    if "NoncurrentVersionExpiration" in rule:
+        days = int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        shaped["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
     if "AbortIncompleteMultipartUpload" in rule:
         days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
         shaped["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
     return shaped
+
+
+def _is_true(value: Any) -> bool:
+    """A CloudFormation boolean, which may arrive as a string."""
+    return value is True or str(value).lower() == "true"
 
 
 def notification_configuration(configuration: Mapping[str, Any]) -> dict[str, Any]:

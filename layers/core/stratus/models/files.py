@@ -5,19 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stratus.models.ids import UUID4_PATTERN
 from stratus.models.records import TenantRecord
 
 # Compox hands out uuid4 strings; we accept the canonical hex-with-dashes form only.
-FILE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-FileId = Annotated[str, Field(pattern=FILE_ID_PATTERN, examples=["3f2b1c9e-8a7d-4e6f-9b1a-2c3d4e5f6a7b"])]
+# File ids are uuid4 strings (models.ids); the S3 layout finds them in upload keys with this pattern.
+FILE_ID_PATTERN = UUID4_PATTERN
 
+# S3's multipart limits: every part but the last at least 5 MiB, at most 5 GiB, at most 10,000 parts.
 S3_MIN_PART_BYTES = 5 * 1024 * 1024
+S3_MAX_PART_BYTES = 5 * 1024**3
 S3_MAX_PARTS = 10_000
+# The ETag S3 answers for an uploaded part: the hex digest, usually in double quotes.
+PART_ETAG_PATTERN = r'^"?[0-9a-fA-F]{32}"?$'
 
 
 class FileStatus(StrEnum):
@@ -41,6 +46,22 @@ def sources_of(target: FileStatus) -> frozenset[FileStatus]:
     return frozenset(s for s, targets in FILE_TRANSITIONS.items() if target in targets)
 
 
+class UploadPlan(BaseModel):
+    """What a presigned upload announced, decided when it starts: its exact size and, for a multipart
+    upload, the bytes per part. The presigned URLs are signed for these lengths; completing and
+    ingesting check against them."""
+
+    size: int
+    part_size: int | None = None
+
+    def part_sizes(self) -> list[int]:
+        """Bytes of each part, in part-number order (the last may be shorter); empty for a single PUT."""
+        if self.part_size is None:
+            return []
+        full, rest = divmod(self.size, self.part_size)
+        return [self.part_size] * full + ([rest] if rest else [])
+
+
 class FileRecord(TenantRecord):
     """A file as stored in the table (internal)."""
 
@@ -50,7 +71,14 @@ class FileRecord(TenantRecord):
     expires_at: int
     size: int | None = None
     reason: str | None = None
+    upload: UploadPlan | None = None
+    # S3's id of the multipart upload while its parts come in; removed once completed or settled.
     upload_id: str | None = None
+    # Set when the multipart upload was assembled: a second complete is refused.
+    completed_at: float | None = None
+    # The S3 version of s3_key that is this file (the one ingestion validated, or the one we wrote).
+    # Every read names it, so a later PUT to the same key (a presigned URL used again) changes nothing.
+    version_id: str | None = None
     # Jobs and samples using the file, as "<kind>#<id>" (a DynamoDB string set; absent when empty). While
     # any holds it, expires_at is pushed out and own_expires_at keeps the file's own expiry for the last
     # release.
@@ -102,13 +130,17 @@ class FilePage(BaseModel):
 class UploadCreate(BaseModel):
     """Ask for a presigned upload of a file of ``size`` bytes."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "100" is not a size.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    size: int = Field(gt=0, description="Exact size of the file in bytes")
+    size: int = Field(
+        gt=0, description="Exact size of the file in bytes; the URLs accept exactly this many, in all"
+    )
     part_size: int | None = Field(
         default=None,
         ge=S3_MIN_PART_BYTES,
-        description="Force a multipart upload with parts of this many bytes (S3 needs at least 5 MiB)",
+        le=S3_MAX_PART_BYTES,
+        description="Force a multipart upload with parts of this many bytes (S3 takes 5 MiB to 5 GiB)",
     )
 
 
@@ -116,6 +148,7 @@ class UploadPart(BaseModel):
     """One presigned part of a multipart upload."""
 
     part_number: int
+    size: int = Field(description="Bytes this part must carry: its URL is signed for exactly this length")
     url: str
 
 
@@ -123,7 +156,9 @@ class Upload(BaseModel):
     """Where to send the bytes: one PUT to ``upload_url``, or one PUT per part then ``complete``."""
 
     file_id: str
-    upload_url: str | None = Field(description="Presigned PUT for single-request uploads")
+    upload_url: str | None = Field(
+        description="Presigned PUT for single-request uploads, signed for exactly the declared size"
+    )
     part_size: int | None = Field(description="Bytes per part (the last may be shorter)")
     parts: list[UploadPart] = Field(description="Presigned PUTs for multipart uploads, in order")
     complete_url: str | None = Field(description="POST the parts' ETags here when all parts are in")
@@ -133,16 +168,16 @@ class Upload(BaseModel):
 class CompletedPart(BaseModel):
     """A part the client uploaded, with the ETag S3 returned for it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     part_number: int = Field(ge=1, le=S3_MAX_PARTS)
-    etag: str = Field(min_length=1, max_length=256)
+    etag: str = Field(pattern=PART_ETAG_PATTERN, description="The part's ETag header, as S3 answered it")
 
 
 class UploadComplete(BaseModel):
-    """Finish a multipart upload."""
+    """Finish a multipart upload: every part of the plan, each once."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     parts: list[CompletedPart] = Field(min_length=1, max_length=S3_MAX_PARTS)
 
@@ -166,6 +201,8 @@ class ObjectCreated(BaseModel):
     bucket: str
     key: str
     size: int
+    # The version the event is about (S3 names it for versioned buckets; moto's events do not).
+    version_id: str | None = None
 
     @classmethod
     def from_s3_event(cls, event: dict[str, Any]) -> list[ObjectCreated]:
@@ -175,6 +212,7 @@ class ObjectCreated(BaseModel):
                 bucket=record["s3"]["bucket"]["name"],
                 key=unquote_plus(record["s3"]["object"]["key"]),
                 size=int(record["s3"]["object"].get("size", 0)),
+                version_id=record["s3"]["object"].get("versionId"),
             )
             for record in event.get("Records", [])
             if record.get("eventName", "").startswith("ObjectCreated")

@@ -28,6 +28,7 @@ from stratus.models.files import (
     UploadComplete,
     UploadCreate,
     UploadPart,
+    UploadPlan,
 )
 from stratus.observability import logger
 from stratus.services import holds
@@ -36,9 +37,12 @@ from stratus.stores.layout import UPLOADS_PREFIX, file_key, upload_key
 if TYPE_CHECKING:
     from stratus.settings import Settings
     from stratus.stores import Stores
+    from stratus.stores.objects import ObjectVersion
 
 # S3 takes at most 5 GiB in one PUT; bigger files must go multipart.
 S3_MAX_SINGLE_PUT_BYTES = 5 * 1024**3
+# How long the presigned GET a large download redirects to works.
+DOWNLOAD_URL_SECONDS = 300
 _UPLOAD_KEY = re.compile(
     "^" + re.escape(UPLOADS_PREFIX) + "(?P<file_id>" + FILE_ID_PATTERN.strip("^$") + ")$"
 )
@@ -84,18 +88,20 @@ def store_ready(body: bytes, tenant: str, stores: Stores, settings: Settings) ->
     """
     now = stores.clock()
     file_id = new_file_id()
+    key = file_key(file_id)
+    # Object first: a record exists only when its bytes do. A failed record write leaves an
+    # object the lifecycle rule removes.
+    version_id = stores.objects.put_temporary(key, body)
     record = FileRecord(
         file_id=file_id,
         tenant=tenant,
         status=FileStatus.READY,
-        s3_key=file_key(file_id),
+        s3_key=key,
         created_at=now,
         expires_at=int(now) + settings.file_lifetime_seconds,
         size=len(body),
+        version_id=version_id,
     )
-    # Object first: a record exists only when its bytes do. A failed record write leaves an
-    # object the lifecycle rule removes.
-    stores.objects.put_temporary(record.s3_key, body)
     stores.files.create(record)
     return record
 
@@ -107,12 +113,12 @@ def start_upload(request: UploadCreate, tenant: str, stores: Stores, settings: S
     """
     if request.size > settings.max_upload_bytes:
         raise PayloadTooLargeError(f"files may be at most {settings.max_upload_bytes} bytes")
+    plan = UploadPlan(size=request.size, part_size=_part_size(request, settings))
     now = stores.clock()
     file_id = new_file_id()
     key = upload_key(file_id)
     expires_in = min(settings.presigned_url_seconds, settings.file_lifetime_seconds)
-    part_size = _part_size(request, settings)
-    upload_id = stores.objects.start_multipart(key) if part_size else None
+    upload_id = stores.objects.start_multipart(key) if plan.part_size else None
     stores.files.create(
         FileRecord(
             file_id=file_id,
@@ -121,23 +127,32 @@ def start_upload(request: UploadCreate, tenant: str, stores: Stores, settings: S
             s3_key=key,
             created_at=now,
             expires_at=int(now) + settings.file_lifetime_seconds,
+            upload=plan,
             upload_id=upload_id,
         )
     )
-    parts: list[UploadPart] = []
-    if part_size and upload_id:
-        parts = [
-            UploadPart(part_number=n, url=stores.objects.presign_part(key, upload_id, n, expires_in))
-            for n in range(1, math.ceil(request.size / part_size) + 1)
-        ]
     return Upload(
         file_id=file_id,
-        upload_url=None if part_size else stores.objects.presign_put(key, expires_in),
-        part_size=part_size,
-        parts=parts,
+        upload_url=None if upload_id else stores.objects.presign_put(key, expires_in, plan.size),
+        part_size=plan.part_size,
+        parts=_presign_parts(key, upload_id, plan, expires_in, stores) if upload_id else [],
         complete_url=None,
         expires_at=datetime.fromtimestamp(now + expires_in, UTC),
     )
+
+
+def _presign_parts(
+    key: str, upload_id: str, plan: UploadPlan, expires_in: int, stores: Stores
+) -> list[UploadPart]:
+    """One presigned PUT per planned part, each signed for the part's exact length."""
+    return [
+        UploadPart(
+            part_number=number,
+            size=size,
+            url=stores.objects.presign_part(key, upload_id, number, size, expires_in),
+        )
+        for number, size in enumerate(plan.part_sizes(), start=1)
+    ]
 
 
 def _part_size(request: UploadCreate, settings: Settings) -> int | None:
@@ -155,47 +170,113 @@ def _part_size(request: UploadCreate, settings: Settings) -> int | None:
 
 
 def complete_upload(file_id: str, request: UploadComplete, tenant: str, stores: Stores) -> FileRecord:
-    """Assemble a multipart upload; ingestion then validates it.
+    """Assemble a multipart upload from every part of its plan; ingestion then validates it.
 
-    Raises NotFoundError, IllegalTransitionError, InvalidInputError.
+    A refused request changes nothing: the client may upload what is missing and complete again.
+    Raises NotFoundError (unknown or expired file), IllegalTransitionError (no multipart upload in
+    progress: a single PUT, completed already, or settled), InvalidInputError (parts missing or not in the
+    plan, or refused by S3).
     """
     record = stores.files.get(file_id, tenant)
-    if record.status is not FileStatus.PENDING or record.upload_id is None:
-        raise IllegalTransitionError(f"file {file_id} has no multipart upload in progress")
+    upload_id = _upload_in_progress(record)
+    _check_parts(record, request)
     parts = [(p.part_number, p.etag) for p in request.parts]
-    stores.objects.complete_multipart(record.s3_key, record.upload_id, parts)
-    return stores.files.get(file_id, tenant)
+    stores.objects.complete_multipart(record.s3_key, upload_id, parts)
+    try:
+        return stores.files.mark_completed(file_id, upload_id)
+    except IllegalTransitionError:
+        # Ingestion (or a concurrent complete) got there first: the upload is assembled either way.
+        return stores.files.get(file_id, tenant)
+
+
+def _upload_in_progress(record: FileRecord) -> str:
+    """The id of the file's multipart upload still taking parts. Raises IllegalTransitionError."""
+    if record.status is not FileStatus.PENDING:
+        raise IllegalTransitionError(f"file {record.file_id} is {record.status.value}: its upload is over")
+    if record.completed_at is not None:
+        raise IllegalTransitionError(
+            f"the upload of file {record.file_id} was completed already; ingestion is checking it"
+        )
+    if record.upload_id is None:
+        raise IllegalTransitionError(
+            f"file {record.file_id} is a single-PUT upload: there is nothing to complete"
+        )
+    return record.upload_id
+
+
+def _check_parts(record: FileRecord, request: UploadComplete) -> None:
+    """Refuse a part list that is not exactly the planned parts, each once. Raises InvalidInputError."""
+    if record.upload is None:
+        return
+    count = len(record.upload.part_sizes())
+    given = {part.part_number for part in request.parts}
+    unknown = sorted(number for number in given if number > count)
+    if unknown:
+        raise InvalidInputError(
+            f"the upload of file {record.file_id} has parts 1 to {count}; "
+            f"there is no part {_describe_numbers(unknown)}"
+        )
+    missing = sorted(set(range(1, count + 1)) - given)
+    if missing:
+        raise InvalidInputError(
+            f"parts missing: {_describe_numbers(missing)}; upload them and complete with all {count} parts"
+        )
+
+
+def _describe_numbers(numbers: list[int]) -> str:
+    """Sorted numbers as people read them, runs shortened: [1, 2, 3, 7] → "1-3, 7"."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
 
 
 def ingest_object(created: ObjectCreated, stores: Stores, settings: Settings) -> FileRecord | None:
-    """Validate an uploaded object and mark its file READY, or REJECTED (deleting the bytes).
+    """Validate an uploaded object and mark its file READY (pinned to the version validated), or
+    REJECTED (deleting the bytes).
 
-    Idempotent: S3 may deliver an event twice; a file that is no longer PENDING is left alone.
+    Idempotent: S3 may deliver an event twice. A file that is no longer PENDING stays as it is, and a
+    later PUT to its key (a presigned URL used again) leaves no bytes behind.
     """
     match = _UPLOAD_KEY.match(created.key)
     if match is None:
         logger.warning("ignoring object outside the upload layout", extra={"key": created.key})
         return None
-    file_id = match["file_id"]
     try:
-        record = stores.files.get(file_id)
+        record = stores.files.get(match["file_id"])
     except NotFoundError:
         # An upload for an expired or deleted file: its bytes must not linger.
-        stores.objects.delete(created.key)
+        stores.objects.delete_versions(created.key)
         return None
-    if record.status is not FileStatus.PENDING:
-        return record
+    if record.status is FileStatus.PENDING:
+        record = _settle(record, created.version_id, stores, settings)
+    if record.status is FileStatus.REJECTED:
+        stores.objects.delete_versions(record.s3_key)
+    elif record.version_id is not None:
+        # READY: the file is the version it was validated as; any other version is an unchecked PUT.
+        stores.objects.delete_versions(record.s3_key, keep=record.version_id)
+    return record
+
+
+def _settle(record: FileRecord, version_id: str | None, stores: Stores, settings: Settings) -> FileRecord:
+    """Validate a PENDING file's object (``version_id``, else the current version) and record the outcome.
+
+    Raises NotFoundError (the file or its object went away meanwhile).
+    """
     try:
-        size = _validate_object(record, stores, settings)
-        stores.objects.tag_temporary(record.s3_key)
-        return stores.files.mark_ready(file_id, size, int(stores.clock()) + settings.file_lifetime_seconds)
-    except InvalidInputError as exc:
-        rejected = stores.files.mark_rejected(file_id, exc.detail)
-        stores.objects.delete(record.s3_key)
-        return rejected
+        try:
+            checked = _validate_object(record, version_id, stores, settings)
+        except InvalidInputError as exc:
+            return stores.files.mark_rejected(record.file_id, exc.detail)
+        stores.objects.tag_temporary(record.s3_key, checked.version_id)
+        expires_at = int(stores.clock()) + settings.file_lifetime_seconds
+        return stores.files.mark_ready(record.file_id, checked.size, expires_at, checked.version_id)
     except IllegalTransitionError:
-        # A duplicate event finished first.
-        return stores.files.get(file_id)
+        # A duplicate event settled the file first.
+        return stores.files.get(record.file_id)
 
 
 def ingest_objects(objects: list[ObjectCreated], stores: Stores, settings: Settings) -> dict[str, str]:
@@ -207,16 +288,25 @@ def ingest_objects(objects: list[ObjectCreated], stores: Stores, settings: Setti
     return results
 
 
-def _validate_object(record: FileRecord, stores: Stores, settings: Settings) -> int:
-    """Size of the uploaded object once it checks out as HDF5. Raises InvalidInputError."""
-    size = stores.objects.size(record.s3_key)
-    if size == 0:
+def _validate_object(
+    record: FileRecord, version_id: str | None, stores: Stores, settings: Settings
+) -> ObjectVersion:
+    """The uploaded object's version once it has the declared size and checks out as HDF5.
+
+    Raises InvalidInputError, NotFoundError.
+    """
+    checked = stores.objects.head(record.s3_key, version_id)
+    if record.upload is not None and checked.size != record.upload.size:
+        raise InvalidInputError(
+            f"the uploaded file is {checked.size} bytes; the upload declared {record.upload.size}"
+        )
+    if checked.size == 0:
         raise InvalidInputError("the uploaded file is empty")
-    if size > settings.max_upload_bytes:
+    if checked.size > settings.max_upload_bytes:
         raise InvalidInputError(f"the uploaded file is over {settings.max_upload_bytes} bytes")
-    with stores.objects.open_ranged(record.s3_key, size) as reader:
+    with stores.objects.open_ranged(record.s3_key, checked.size, checked.version_id) as reader:
         hdf5.validate_fileobj(reader)
-    return size
+    return checked
 
 
 def get_ready(file_id: str, tenant: str, stores: Stores) -> FileRecord:
@@ -247,8 +337,17 @@ def read_file(file_id: str, tenant: str, stores: Stores, settings: Settings) -> 
     record = get_ready(file_id, tenant, stores)
     size = record.size or 0
     if size > settings.max_direct_download_bytes:
-        return Download(size=size, redirect_url=stores.objects.presign_get(record.s3_key, expires_in=300))
-    return Download(size=size, body=stores.objects.get(record.s3_key))
+        url = stores.objects.presign_get(record.s3_key, DOWNLOAD_URL_SECONDS, record.version_id)
+        return Download(size=size, redirect_url=url)
+    return Download(size=size, body=read_bytes(record, stores))
+
+
+def read_bytes(record: FileRecord, stores: Stores) -> bytes:
+    """A READY file's bytes: the S3 version that became READY, whatever was written to its key since.
+
+    Raises NotFoundError.
+    """
+    return stores.objects.get(record.s3_key, record.version_id)
 
 
 def delete_file(file_id: str, tenant: str, stores: Stores) -> None:
@@ -261,4 +360,4 @@ def delete_file(file_id: str, tenant: str, stores: Stores) -> None:
         record = stores.files.delete_unheld(file_id, tenant)
     if record.upload_id:
         stores.objects.abort_multipart(record.s3_key, record.upload_id)
-    stores.objects.delete(record.s3_key)
+    stores.objects.delete_versions(record.s3_key)

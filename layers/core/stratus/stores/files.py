@@ -29,13 +29,30 @@ class FileStore(TenantRecordStore[FileRecord]):
         # Holds are only ever added by hold writes: DynamoDB has no empty string sets.
         return record.model_dump(mode="json", exclude={"held_by"})
 
-    def mark_ready(self, file_id: str, size: int, expires_at: int) -> FileRecord:
-        """PENDING → READY with the validated size. Raises NotFoundError, IllegalTransitionError."""
-        return self._end_upload(file_id, FileStatus.READY, {"size": size, "expires_at": expires_at})
+    def mark_ready(
+        self, file_id: str, size: int, expires_at: int, version_id: str | None = None
+    ) -> FileRecord:
+        """PENDING → READY with the validated size and S3 version. Raises NotFoundError,
+        IllegalTransitionError."""
+        values: dict[str, Any] = {"size": size, "expires_at": expires_at}
+        if version_id is not None:
+            values["version_id"] = version_id
+        return self._end_upload(file_id, FileStatus.READY, values)
 
     def mark_rejected(self, file_id: str, reason: str) -> FileRecord:
         """PENDING → REJECTED with the reason. Raises NotFoundError, IllegalTransitionError."""
         return self._end_upload(file_id, FileStatus.REJECTED, {"reason": reason})
+
+    def mark_completed(self, file_id: str, upload_id: str) -> FileRecord:
+        """Record that multipart upload ``upload_id`` of a PENDING file was assembled, so it cannot be
+        completed again. Raises NotFoundError, IllegalTransitionError (settled or completed already)."""
+        return self._update(
+            file_id,
+            {"completed_at": self._clock()},
+            allowed_statuses={FileStatus.PENDING.value},
+            condition=Attr("upload_id").eq(upload_id),
+            remove=["upload_id"],
+        )
 
     def _end_upload(self, file_id: str, target: FileStatus, values: dict[str, Any]) -> FileRecord:
         return self._update(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from mypy_boto3_s3.client import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
 
 # The bucket's lifecycle rules expire objects by this tag's value (template.yaml, DataBucket).
 LIFETIME_TAG = "stratus-lifetime"
@@ -26,8 +27,27 @@ PINNED = "pinned"
 # Ranged reads fetch whole blocks: h5py asks for many small pieces of metadata.
 READ_BLOCK_BYTES = 1024 * 1024
 MAX_CACHED_BLOCKS = 64  # at most 64 MiB of one object in memory
-# How S3 says an object is not there: GetObject answers NoSuchKey, HEAD requests a bare 404.
-MISSING_CODES = frozenset({"NoSuchKey", "404"})
+# How S3 says an object is not there: GetObject answers NoSuchKey (NoSuchVersion for a version that is
+# gone), HEAD requests a bare 404.
+MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404"})
+# What clients get when they fetch a file through a presigned GET, whatever type its PUT declared: a
+# browser never renders an upload (an HDF5 user block can hold HTML) from the bucket's origin.
+DOWNLOAD_CONTENT_TYPE = "application/octet-stream"
+# DeleteObjects takes at most 1000 keys a call.
+MAX_DELETE_KEYS = 1000
+# S3's answers to a CompleteMultipartUpload it refuses: parts that do not match what was uploaded, or an
+# upload no longer there (aborted by the lifecycle rule after a day).
+REFUSED_PARTS_CODES = frozenset(
+    {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML"}
+)
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version of an object: its id (None in a bucket without versioning) and size."""
+
+    version_id: str | None
+    size: int
 
 
 class ObjectStore:
@@ -37,15 +57,16 @@ class ObjectStore:
         self._s3 = s3
         self._bucket = bucket
 
-    def put_temporary(self, key: str, body: bytes) -> None:
-        """Store bytes tagged to expire through the bucket's lifecycle rule."""
-        self._s3.put_object(
+    def put_temporary(self, key: str, body: bytes) -> str | None:
+        """Store bytes tagged to expire through the bucket's lifecycle rule; returns their version id."""
+        response = self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=body,
             ContentType="application/x-hdf5",
             Tagging=f"{LIFETIME_TAG}={TEMPORARY}",
         )
+        return response.get("VersionId")
 
     def put(self, key: str, body: bytes) -> None:
         """Store bytes that never expire (algorithm code and assets)."""
@@ -60,50 +81,84 @@ class ObjectStore:
             return False
         return True
 
-    def tag_temporary(self, key: str) -> None:
-        """Tag an existing object to expire through the lifecycle rule. Raises NotFoundError."""
-        self._tag_lifetime(key, TEMPORARY)
+    def tag_temporary(self, key: str, version_id: str | None = None) -> None:
+        """Tag an existing object (version) to expire through the lifecycle rule. Raises NotFoundError."""
+        self._tag_lifetime(key, TEMPORARY, version_id)
 
-    def tag_lifetime(self, key: str, lifetime: str) -> None:
-        """Tag an existing object with a lifetime (TEMPORARY, HELD or PINNED). Raises NotFoundError."""
-        self._tag_lifetime(key, lifetime)
+    def tag_lifetime(self, key: str, lifetime: str, version_id: str | None = None) -> None:
+        """Tag an existing object (version) with a lifetime (TEMPORARY, HELD or PINNED).
 
-    def _tag_lifetime(self, key: str, lifetime: str) -> None:
+        Raises NotFoundError.
+        """
+        self._tag_lifetime(key, lifetime, version_id)
+
+    def _tag_lifetime(self, key: str, lifetime: str, version_id: str | None) -> None:
         # PutObjectTagging replaces the whole tag set; the lifetime tag is the only one we set.
         with _missing_as_not_found("file content not found"):
             self._s3.put_object_tagging(
-                Bucket=self._bucket, Key=key, Tagging={"TagSet": [{"Key": LIFETIME_TAG, "Value": lifetime}]}
+                Bucket=self._bucket,
+                Key=key,
+                Tagging={"TagSet": [{"Key": LIFETIME_TAG, "Value": lifetime}]},
+                **_version(version_id),
             )
 
-    def get(self, key: str) -> bytes:
-        """Read a whole object. Raises NotFoundError."""
+    def get(self, key: str, version_id: str | None = None) -> bytes:
+        """Read a whole object (the given version, else the current one). Raises NotFoundError."""
         with _missing_as_not_found("file content not found"):
-            return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            return self._s3.get_object(Bucket=self._bucket, Key=key, **_version(version_id))["Body"].read()
 
-    def size(self, key: str) -> int:
-        """Bytes in an object. Raises NotFoundError."""
+    def size(self, key: str, version_id: str | None = None) -> int:
+        """Bytes in an object (version). Raises NotFoundError."""
+        return self.head(key, version_id).size
+
+    def head(self, key: str, version_id: str | None = None) -> ObjectVersion:
+        """The given version of an object, else its current one. Raises NotFoundError."""
         with _missing_as_not_found("file content not found"):
-            return self._s3.head_object(Bucket=self._bucket, Key=key)["ContentLength"]
+            response = self._s3.head_object(Bucket=self._bucket, Key=key, **_version(version_id))
+        return ObjectVersion(version_id=response.get("VersionId"), size=response["ContentLength"])
 
-    def open_ranged(self, key: str, size: int) -> RangedReader:
-        """A seekable read-only file over the object, fetched in blocks on demand."""
-        return RangedReader(self._s3, self._bucket, key, size)
+    def open_ranged(self, key: str, size: int, version_id: str | None = None) -> RangedReader:
+        """A seekable read-only file over the object (version), fetched in blocks on demand."""
+        return RangedReader(self._s3, self._bucket, key, size, version_id)
 
     def delete(self, key: str) -> None:
         """Delete an object (deleting a missing one is not an error in S3)."""
         self._s3.delete_object(Bucket=self._bucket, Key=key)
 
-    def presign_get(self, key: str, expires_in: int) -> str:
-        """A presigned GET for an object."""
-        return self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
-        )
+    def delete_versions(self, key: str, keep: str | None = None) -> None:
+        """Delete every version (and delete marker) of exactly ``key``, except version ``keep``.
 
-    def presign_put(self, key: str, expires_in: int) -> str:
-        """A presigned single-request PUT."""
-        return self._s3.generate_presigned_url(
-            "put_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
-        )
+        With ``keep`` the kept version is current again: S3 makes the newest remaining version current.
+        """
+        pages = self._s3.get_paginator("list_object_versions").paginate(Bucket=self._bucket, Prefix=key)
+        doomed: list[ObjectIdentifierTypeDef] = [
+            {"Key": key, "VersionId": entry["VersionId"]}
+            for page in pages
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            # Prefix matches longer keys too.
+            if entry["Key"] == key and entry["VersionId"] != keep
+        ]
+        for start in range(0, len(doomed), MAX_DELETE_KEYS):
+            chunk = doomed[start : start + MAX_DELETE_KEYS]
+            self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": chunk, "Quiet": True})
+
+    def presign_get(self, key: str, expires_in: int, version_id: str | None = None) -> str:
+        """A presigned GET for an object (version), always answered as raw bytes."""
+        params = {
+            "Bucket": self._bucket,
+            "Key": key,
+            "ResponseContentType": DOWNLOAD_CONTENT_TYPE,
+            **_version(version_id),
+        }
+        return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+
+    def presign_put(self, key: str, expires_in: int, size: int) -> str:
+        """A presigned single-request PUT of exactly ``size`` bytes.
+
+        Content-Length is a signed header, so S3 refuses a body of any other length at the door.
+        """
+        params = {"Bucket": self._bucket, "Key": key, "ContentLength": size}
+        return self._s3.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
 
     def start_multipart(self, key: str) -> str:
         """Begin a multipart upload; returns its upload id."""
@@ -112,9 +167,16 @@ class ObjectStore:
         )
         return response["UploadId"]
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
-        """A presigned PUT for one part of a multipart upload."""
-        params = {"Bucket": self._bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+    def presign_part(self, key: str, upload_id: str, part_number: int, size: int, expires_in: int) -> str:
+        """A presigned PUT of exactly ``size`` bytes for one part of a multipart upload (Content-Length is
+        signed, as in presign_put)."""
+        params = {
+            "Bucket": self._bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+            "ContentLength": size,
+        }
         return self._s3.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
 
     def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
@@ -126,7 +188,7 @@ class ObjectStore:
             )
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
-            if code in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML"}:
+            if code in REFUSED_PARTS_CODES:
                 raise InvalidInputError(f"S3 refused the parts: {code}") from exc
             raise
 
@@ -172,9 +234,10 @@ class ObjectStore:
 class RangedReader(io.RawIOBase):
     """Read-only, seekable view of an S3 object, one cached block per ranged GET."""
 
-    def __init__(self, s3: S3Client, bucket: str, key: str, size: int) -> None:
+    def __init__(self, s3: S3Client, bucket: str, key: str, size: int, version_id: str | None = None) -> None:
         super().__init__()
         self._s3, self._bucket, self._key, self._size = s3, bucket, key, size
+        self._version_id = version_id
         self._pos = 0
         self._blocks: dict[int, bytes] = {}
 
@@ -210,9 +273,20 @@ class RangedReader(io.RawIOBase):
                 self._blocks.pop(next(iter(self._blocks)))
             start = index * READ_BLOCK_BYTES
             end = min(start + READ_BLOCK_BYTES, self._size) - 1
-            response = self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}")
+            response = self._s3.get_object(
+                Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}", **_version(self._version_id)
+            )
             self._blocks[index] = response["Body"].read()
         return self._blocks[index]
+
+
+class _VersionArgument(TypedDict, total=False):
+    VersionId: str
+
+
+def _version(version_id: str | None) -> _VersionArgument:
+    """The VersionId argument naming ``version_id``, or none for the current version (boto3 refuses None)."""
+    return {} if version_id is None else {"VersionId": version_id}
 
 
 def _user_metadata(metadata: Mapping[str, str]) -> dict[str, str]:

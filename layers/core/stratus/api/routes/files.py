@@ -27,6 +27,10 @@ ERRORS = {
     413: {"description": "Body over the direct-upload limit"},
     415: {"description": "Body is not raw bytes"},
 }
+UPLOAD_ERRORS = {
+    409: {"description": "No multipart upload in progress: a single PUT, completed already, or settled"},
+    413: {"description": "Declared size over the maximum file size"},
+}
 
 
 @router.post(
@@ -54,13 +58,20 @@ def list_files(
     return FilePage(items=[File.from_record(r) for r in records], next_cursor=next_cursor)
 
 
-@router.post("/uploads", status_code=201, summary="Start a presigned upload of a large file")
+@router.post(
+    "/uploads",
+    status_code=201,
+    summary="Start a presigned upload of a large file",
+    responses={413: UPLOAD_ERRORS[413]},
+)
 def start_upload(
     body: UploadCreate, request: Request, caller: CallerDep, stores: StoresDep, settings: SettingsDep
 ) -> Upload:
     """PUT the bytes to `upload_url` (or each part to its URL, then POST `complete_url`).
 
-    The file is PENDING until ingestion validates it, then READY (or REJECTED with a reason).
+    Each URL is signed for an exact length (`size`, or the part's `size`): S3 refuses any other. The
+    file is PENDING until ingestion validates it, then READY (or REJECTED with a reason); once READY it
+    never changes, even if a URL is used again.
     """
     upload = service.start_upload(body, caller.tenant, stores, settings)
     if upload.parts:
@@ -69,9 +80,14 @@ def start_upload(
     return upload
 
 
-@router.post("/uploads/{file_id}/complete", summary="Finish a multipart upload", responses={404: ERRORS[404]})
+@router.post(
+    "/uploads/{file_id}/complete",
+    summary="Finish a multipart upload",
+    responses={404: ERRORS[404], 409: UPLOAD_ERRORS[409]},
+)
 def complete_upload(file_id: FileIdPath, body: UploadComplete, caller: CallerDep, stores: StoresDep) -> File:
-    """Assemble the uploaded parts; the file then goes through ingestion."""
+    """Assemble the uploaded parts (every part of the upload, each once); the file then goes through
+    ingestion. A refused request changes nothing."""
     return File.from_record(service.complete_upload(file_id, body, caller.tenant, stores))
 
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+# What the cold start leaves to the first request (bench/cold_start.py has the figures; issue 9).
+DEFERRED_MODULES = ("fastapi", "boto3", "h5py", "numpy", "aws_xray_sdk.core")
 
 
 def test_handler_serves_health(function_handler, load_event, lambda_context) -> None:
@@ -48,3 +55,13 @@ def test_handler_starts_presigned_upload(
 
     assert response["statusCode"] == 201
     assert '"upload_url":"http' in response["body"]
+
+
+def test_handler_import_leaves_app_to_first_request() -> None:
+    program = "import sys; from functions.api.app import handler; print(*sys.modules, sep=chr(10))"
+
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+
+    assert not set(DEFERRED_MODULES) & set(result.stdout.splitlines())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
-from typing import IO
-
-import h5py
+from typing import IO, TYPE_CHECKING
 
 from stratus.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import h5py
 
 
 def validate_bytes(data: bytes) -> None:
@@ -19,6 +20,9 @@ def validate_bytes(data: bytes) -> None:
 
 def validate_fileobj(fileobj: IO[bytes] | io.RawIOBase) -> None:
     """Check a seekable binary file is a readable HDF5 file. Raises InvalidInputError."""
+    # Imported here: h5py with numpy is ~100 ms, and only uploads need it, not every API cold start.
+    import h5py
+
     try:
         with h5py.File(fileobj, "r") as handle:
             # Opening checks the superblock and end-of-file address (catches truncation);
@@ -29,6 +33,8 @@ def validate_fileobj(fileobj: IO[bytes] | io.RawIOBase) -> None:
 
 
 def _touch(_name: str, obj: h5py.HLObject) -> None:
+    import h5py  # already imported by validate_fileobj, the only caller
+
     if isinstance(obj, h5py.Dataset):
         _ = obj.shape, obj.dtype
 

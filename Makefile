@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: dev test lint bench install clean
+.PHONY: dev test fuzz lint bench install clean
 
 $(STAMP): requirements-dev.txt layers/core/requirements.txt layers/core/pyproject.toml gpu_worker/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ dev: $(STAMP)
 test: $(STAMP) $(SAM_STAMP)
 	$(PY) -m pytest
 
+# A long schemathesis run against a fresh local stack (make test runs a bounded one).
+fuzz: $(STAMP)
+	STRATUS_FUZZ_EXAMPLES=200 $(PY) -m pytest -p no:cacheprovider tests/e2e/test_fuzz.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
@@ -36,6 +40,7 @@ bench: $(STAMP)
 	$(PY) bench/e2e.py
 	$(PY) bench/compute_core.py
 	$(PY) bench/training.py
+	$(PY) bench/cold_start.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .local-stack
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .local-stack .bench

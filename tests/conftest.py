@@ -19,9 +19,13 @@ from moto import mock_aws
 from stratus import aws as aws_clients
 from stratus.api import create_app
 from stratus.local.bootstrap import LocalStack, bootstrap
+from stratus.local.gateway import LocalGateway
 from stratus.local.server import MOTO_CONFIG
 from stratus.local.shim import apply_patches
+from stratus.models.algorithms import BUILTIN_OWNER
 from stratus.models.jobs import DevicePlan, JobPlan
+from stratus.models.tokens import TokenCreate
+from stratus.services.tokens import issue
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores, build_stores
 
@@ -88,6 +92,7 @@ def settings(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Set
     """Settings pointing at the bootstrapped resources, also visible to handlers via the environment."""
     monkeypatch.setenv("TABLE_NAME", stack.table_name)
     monkeypatch.setenv("DATA_BUCKET", stack.data_bucket)
+    monkeypatch.setenv("CURSOR_SECRET", stack.secrets["CursorSecret"])
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
@@ -103,9 +108,50 @@ def stores(settings: Settings, clock: MovableClock) -> Stores:
     return build_stores(settings, clock)
 
 
+TENANT = "local"
+
+
 @pytest.fixture
-def client(settings: Settings, stores: Stores) -> TestClient:
-    return TestClient(create_app(settings, stores))
+def authenticate(
+    stores: Stores, function_handler: Callable[[str], Callable[..., Any]]
+) -> Callable[..., TestClient]:
+    """``authenticate(app, tenant="local", **client_options)``: a TestClient of ``app`` behind the local
+    stand-in for API Gateway (the real authorizer handler, in this process, with no decision cache so a
+    revoked token is refused at once) that sends an API token of ``tenant``; ``tenant=None`` sends none."""
+    authorizer = function_handler("authorizer")
+
+    def make(app: Any, tenant: str | None = TENANT, **options: Any) -> TestClient:
+        gateway = LocalGateway(app, lambda event: authorizer(event, FakeLambdaContext()), 0)
+        if tenant is None:
+            return TestClient(gateway, **options)
+        token = issue(TokenCreate(name="tests"), tenant, stores.tokens, stores.clock()).token
+        return TestClient(gateway, headers={"Authorization": f"Bearer {token}"}, **options)
+
+    return make
+
+
+@pytest.fixture
+def gateway_app(settings: Settings, stores: Stores) -> Any:
+    """The API app the ``client`` fixtures talk to."""
+    return create_app(settings, stores)
+
+
+@pytest.fixture
+def client_for(gateway_app: Any, authenticate: Callable[..., TestClient]) -> Callable[[str], TestClient]:
+    """``client_for("acme")``: a TestClient that sends an API token of tenant ``acme``."""
+    return lambda tenant: authenticate(gateway_app, tenant)
+
+
+@pytest.fixture
+def client(client_for: Callable[[str], TestClient]) -> TestClient:
+    """A TestClient of tenant ``local``, authenticated as every API caller must be."""
+    return client_for(TENANT)
+
+
+@pytest.fixture
+def anonymous_client(gateway_app: Any, authenticate: Callable[..., TestClient]) -> TestClient:
+    """A TestClient that sends no credential."""
+    return authenticate(gateway_app, None)
 
 
 @pytest.fixture
@@ -179,6 +225,8 @@ def job_plan(**overrides: Any) -> JobPlan:
     """A job plan for store tests that need a record but run nothing."""
     values: dict[str, Any] = {
         "algorithm_id": "algorithm-1",
+        # A built-in's: no job holds it, so records of this plan need no algorithm in the registry.
+        "algorithm_owner": BUILTIN_OWNER,
         "algorithm_name": "algorithm",
         "algorithm_major": 1,
         "algorithm_minor": 1,

@@ -11,8 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from stratus import aws as aws_clients
 from stratus.api import create_app
+from stratus.errors import RunSlotsBusyError
+from stratus.models.algorithms import BUILTIN_OWNER
 from stratus.models.executions import ExecutionError, ExecutionRecord, ExecutionStatus
-from stratus.services import algorithms, executions
+from stratus.services import algorithms, executions, files, jobs
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores
 
@@ -26,6 +28,7 @@ OCTET = {"content-type": "application/octet-stream"}
 # A stand-in for statemachines/execution.asl.json: these tests check the run is started, not what it does.
 DEFINITION = {"StartAt": "Accept", "States": {"Accept": {"Type": "Pass", "End": True}}}
 ROLE_ARN = "arn:aws:iam::123456789012:role/execution-test"
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
@@ -47,13 +50,13 @@ def app_settings(settings: Settings, machine_arn: str, monkeypatch: pytest.Monke
 
 
 @pytest.fixture
-def client(app_settings: Settings, stores: Stores) -> TestClient:
-    return TestClient(create_app(app_settings, stores))
+def gateway_app(app_settings: Settings, stores: Stores) -> Any:
+    return create_app(app_settings, stores)
 
 
 @pytest.fixture
 def threshold_id(stores: Stores, settings: Settings) -> str:
-    return algorithms.deploy(builtin_zip("threshold"), stores, settings).algorithm_id
+    return algorithms.deploy(builtin_zip("threshold"), BUILTIN_OWNER, stores, settings).algorithm_id
 
 
 @pytest.fixture
@@ -125,7 +128,8 @@ def test_execute_algorithm_keeps_given_session_token(
 def test_execute_algorithm_runs_gpu_default_on_cuda(
     client: TestClient, stores: Stores, settings: Settings, input_id: str, machine_arn: str
 ) -> None:
-    denoise_id = algorithms.deploy(builtin_zip("gaussian_denoise"), stores, settings).algorithm_id
+    denoise = algorithms.deploy(builtin_zip("gaussian_denoise"), BUILTIN_OWNER, stores, settings)
+    denoise_id = denoise.algorithm_id
 
     _execute(client, {"algorithm_id": denoise_id, "input_dataset_ids": [input_id]})
 
@@ -163,7 +167,7 @@ def test_execute_algorithm_rejects_input_not_ready(client: TestClient, request_b
 
 @pytest.mark.parametrize(
     "change",
-    [{"algorithm_id": "no-such-algorithm"}, {"algorithm_minor_version": "7"}, {"checkpoint_id": "no-such"}],
+    [{"algorithm_id": UNKNOWN_ID}, {"algorithm_minor_version": "7"}, {"checkpoint_id": UNKNOWN_ID}],
     ids=["algorithm", "minor_version", "checkpoint"],
 )
 def test_execute_algorithm_rejects_unknown_reference(
@@ -218,17 +222,21 @@ def test_execute_algorithm_rejects_same_key_with_other_body(
 
 
 def test_execute_algorithm_marks_record_failed_when_run_does_not_start(
-    settings: Settings, stores: Stores, request_body: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    stores: Stores,
+    request_body: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    authenticate: Callable[..., TestClient],
 ) -> None:
     monkeypatch.setenv(
         "EXECUTION_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:missing"
     )
     get_settings.cache_clear()
-    client = TestClient(create_app(get_settings(), stores), raise_server_exceptions=False)
+    client = authenticate(create_app(get_settings(), stores), raise_server_exceptions=False)
 
     response = client.post(EXECUTE, json=request_body)
 
-    records, _ = stores.executions.list_recent(settings.default_tenant, 10, None)
+    records, _ = stores.executions.list_recent("local", 10, None)
     assert response.status_code == 500
     assert [r.status for r in records] == [ExecutionStatus.FAILED]
 
@@ -236,6 +244,7 @@ def test_execute_algorithm_marks_record_failed_when_run_does_not_start(
 def test_execute_algorithm_releases_inputs_when_run_does_not_start(
     settings: Settings,
     stores: Stores,
+    authenticate: Callable[..., TestClient],
     request_body: dict[str, Any],
     input_id: str,
     clock: MovableClock,
@@ -245,7 +254,7 @@ def test_execute_algorithm_releases_inputs_when_run_does_not_start(
         "EXECUTION_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:missing"
     )
     get_settings.cache_clear()
-    client = TestClient(create_app(get_settings(), stores), raise_server_exceptions=False)
+    client = authenticate(create_app(get_settings(), stores), raise_server_exceptions=False)
 
     client.post(EXECUTE, json=request_body)
 
@@ -322,7 +331,7 @@ def test_list_executions_filters_by_status_and_algorithm(
 
     by_status = client.get("/api/v0/executions", params={"status": "PENDING"}).json()
     by_algorithm = client.get("/api/v0/executions", params={"algorithm_id": threshold_id}).json()
-    by_other = client.get("/api/v0/executions", params={"algorithm_id": "other"}).json()
+    by_other = client.get("/api/v0/executions", params={"algorithm_id": UNKNOWN_ID}).json()
 
     assert [item["execution_id"] for item in by_status["items"]] == [pending]
     assert {item["execution_id"] for item in by_algorithm["items"]} == {completed, pending}
@@ -404,7 +413,7 @@ def test_execute_algorithm_rejects_mps_and_stores_nothing(
     assert set(response.json()) == {"detail", "code"}
     assert response.json()["code"] == "invalid_input"
     assert "mps" in response.json()["detail"]
-    assert stores.executions.list_recent(settings.default_tenant, 10, None)[0] == []
+    assert stores.executions.list_recent("local", 10, None)[0] == []
     assert stores.files.get(input_id).held_by == frozenset()
     assert _runs(machine_arn) == []
     # The key was not used up: the same key with a valid body is accepted.
@@ -541,3 +550,116 @@ def test_execution_logs_hides_another_tenants_execution(
     response = client.get(f"/api/v0/executions/{record.execution_id}/logs")
 
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize("repeat", [0, 2], ids=["empty", "twice"])
+def test_execute_algorithm_refuses_empty_or_repeated_inputs_and_stores_nothing(
+    client: TestClient, stores: Stores, request_body: dict[str, Any], machine_arn: str, repeat: int
+) -> None:
+    body = {**request_body, "input_dataset_ids": request_body["input_dataset_ids"] * repeat}
+
+    response = client.post(EXECUTE, json=body)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "input_dataset_ids"]
+    assert stores.executions.list_recent("local", 10, None)[0] == []
+    assert _runs(machine_arn) == []
+
+
+def test_execute_algorithm_racing_the_delete_of_its_input_stores_nothing(
+    client: TestClient,
+    stores: Stores,
+    request_body: dict[str, Any],
+    input_id: str,
+    machine_arn: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan_job = jobs.plan_job
+
+    def delete_then_plan(*args: Any, **kwargs: Any) -> Any:
+        # The delete lands after the execute read its input and before its transaction.
+        files.delete_file(input_id, "local", stores)
+        return plan_job(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "plan_job", delete_then_plan)
+
+    response = client.post(EXECUTE, json=request_body)
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert stores.executions.list_recent("local", 10, None)[0] == []
+    assert _runs(machine_arn) == []
+
+
+def _limit(stores: Stores, queued: int, running: int) -> None:
+    stores.quotas.max_queued, stores.quotas.max_running = queued, running
+
+
+def test_execute_algorithm_answers_429_beyond_the_tenants_queued_cap(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    _limit(stores, queued=2, running=2)
+    kept = [_execute(client, request_body) for _ in range(2)]
+
+    refused = client.post(EXECUTE, json=request_body)
+
+    assert (refused.status_code, refused.json()["code"]) == (429, "too_many_requests")
+    assert int(refused.headers["retry-after"]) > 0
+    records, _ = stores.executions.list_recent("local", 10, None)
+    assert sorted(r.execution_id for r in records) == sorted(kept)
+
+
+def test_queued_cap_counts_each_tenant_apart(
+    client: TestClient,
+    client_for: Callable[[str], TestClient],
+    stores: Stores,
+    request_body: dict[str, Any],
+    hdf5_file: Callable[..., bytes],
+) -> None:
+    _limit(stores, queued=1, running=1)
+    _execute(client, request_body)
+    acme = client_for("acme")
+    own_input = acme.post("/api/v0/files", content=hdf5_file(), headers=OCTET).json()["file_id"]
+
+    answer = acme.post(EXECUTE, json={**request_body, "input_dataset_ids": [own_input]})
+
+    assert answer.status_code == 200, answer.text
+
+
+def test_ended_job_frees_its_place_in_the_queue(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    _limit(stores, queued=1, running=1)
+    first = _execute(client, request_body)
+    client.post(f"/api/v0/executions/{first}/stop")
+
+    assert client.post(EXECUTE, json=request_body).status_code == 200
+
+
+def test_lost_release_does_not_cost_a_place_for_ever(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    _limit(stores, queued=1, running=1)
+    first = _execute(client, request_body)
+    _complete(stores, first)  # ended without its release (as if the finalizing task was lost)
+
+    assert client.post(EXECUTE, json=request_body).status_code == 200
+
+
+def test_mark_started_waits_while_the_tenant_runs_its_cap(
+    client: TestClient, stores: Stores, request_body: dict[str, Any]
+) -> None:
+    _limit(stores, queued=5, running=1)
+    first, second = _execute(client, request_body), _execute(client, request_body)
+    executions.mark_started(first, stores)
+
+    with pytest.raises(RunSlotsBusyError):
+        executions.mark_started(second, stores)
+    _complete_started(stores, first)
+    executions.finalize(first, stores)
+
+    assert executions.mark_started(second, stores).status is ExecutionStatus.STARTED
+
+
+def _complete_started(stores: Stores, execution_id: str) -> None:
+    stores.executions.mark_running(execution_id, {"resolved_execution_device": "cpu"})
+    stores.executions.finish(execution_id, [])

@@ -31,11 +31,20 @@ def bash_block_after(heading: str, text: str) -> str:
     return match.group(1)
 
 
-def test_readme_training_block_runs_to_completed(local_stack: LocalStackProcess, tmp_path: Path) -> None:
+def test_readme_training_block_runs_to_completed(
+    local_stack: LocalStackProcess, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
     block = bash_block_after(TRAINING_HEADING, README.read_text())
     # The block reads API and PY with defaults; the venv running the tests has the generator installed.
     # TMPDIR keeps its mktemp folder, like everything else it writes, under tmp_path.
-    env = {**os.environ, "API": local_stack.api_url, "PY": sys.executable, "TMPDIR": str(tmp_path)}
+    token = auth_headers["Authorization"].removeprefix("Bearer ")
+    env = {
+        **os.environ,
+        "API": local_stack.api_url,
+        "STRATUS_TOKEN": token,
+        "PY": sys.executable,
+        "TMPDIR": str(tmp_path),
+    }
 
     result = subprocess.run(
         ["bash", "-c", block],

@@ -35,9 +35,9 @@ def aws_clients(local_stack: LocalStackProcess) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def algorithm_ids(local_stack: LocalStackProcess) -> dict[str, str]:
+def algorithm_ids(local_stack: LocalStackProcess, auth_headers: dict[str, str]) -> dict[str, str]:
     """The built-in threshold and the uploaded behaviours package, by name."""
-    with httpx.Client(base_url=local_stack.api_url, timeout=60) as api:
+    with httpx.Client(base_url=local_stack.api_url, timeout=60, headers=auth_headers) as api:
         deployed = api.post(
             "/api/v0/algorithms",
             content=package_from_folder(BEHAVIOURS),
@@ -152,7 +152,7 @@ def test_algorithm_error_fails_with_traceback(
     assert (run["status"], run["error"]) == ("FAILED", "ExecutionFailed")
 
 
-def test_killed_worker_leaves_no_record_running(
+def test_killed_algorithm_process_leaves_no_record_running(
     api: httpx.Client, algorithm_ids: dict[str, str], input_id: str, aws_clients: dict[str, Any], poll
 ) -> None:
     execution_id = _behave(api, algorithm_ids, input_id, "die")
@@ -160,8 +160,8 @@ def test_killed_worker_leaves_no_record_running(
     record = _wait(api, execution_id)
 
     assert record["status"] == "FAILED"
-    assert record["error"]["type"] == "States.TaskFailed"
-    assert "exit code 137" in record["error"]["message"]
+    assert record["error"]["type"] == "RunnerCrashedError"
+    assert "killed by SIGKILL" in record["error"]["message"]
     assert _job(aws_clients, execution_id)["status"] == "FAILED"
     assert _run(aws_clients, execution_id, poll)["error"] == "ExecutionFailed"
 

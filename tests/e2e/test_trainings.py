@@ -27,8 +27,8 @@ UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="module")
-def trainable(local_stack: LocalStackProcess) -> dict[str, Any]:
-    with httpx.Client(base_url=local_stack.api_url, timeout=60) as api:
+def trainable(local_stack: LocalStackProcess, auth_headers: dict[str, str]) -> dict[str, Any]:
+    with httpx.Client(base_url=local_stack.api_url, timeout=60, headers=auth_headers) as api:
         deployed = api.post(
             "/api/v0/algorithms",
             content=package_from_folder(TRAINABLE),

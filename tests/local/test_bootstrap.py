@@ -69,6 +69,18 @@ def test_bootstrap_applies_the_lifecycle_rules(local_stack: LocalStack) -> None:
     }
 
 
+def test_bootstrap_versions_the_bucket_and_expires_what_versioning_keeps(local_stack: LocalStack) -> None:
+    s3 = boto3.client("s3")
+
+    versioning = s3.get_bucket_versioning(Bucket=local_stack.data_bucket)
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=local_stack.data_bucket)["Rules"]
+
+    assert versioning["Status"] == "Enabled"
+    noncurrent = {rule["ID"]: rule for rule in rules}["ExpireNoncurrentVersions"]
+    assert noncurrent["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert noncurrent["Expiration"] == {"ExpiredObjectDeleteMarker": True}
+
+
 def test_bootstrap_uses_file_lifetime_parameter(aws: None) -> None:
     stack = bootstrap(TEMPLATE, parameters={"FileLifetimeDays": "7"}, data_only=True)
 
@@ -114,3 +126,26 @@ def test_bootstrap_twice_returns_the_existing_stack(full_stack: LocalStack) -> N
     again = bootstrap(TEMPLATE)
 
     assert again == full_stack
+
+
+def test_bootstrap_generates_the_cursor_secret(local_stack: LocalStack) -> None:
+    secret = local_stack.secrets["CursorSecret"]
+
+    assert len(secret) == 64 and secret.isalnum()
+    assert secret not in repr(local_stack)
+
+
+def test_bootstrap_keeps_a_stacks_secret_and_gives_another_stack_its_own(aws: None) -> None:
+    first = bootstrap(TEMPLATE, data_only=True).secrets["CursorSecret"]
+
+    again = bootstrap(TEMPLATE, data_only=True).secrets["CursorSecret"]
+    other = bootstrap(TEMPLATE, stack_name="stratus-other", data_only=True).secrets["CursorSecret"]
+
+    assert again == first != other
+
+
+def test_bootstrap_gives_the_api_function_its_cursor_secret(full_stack: LocalStack) -> None:
+    configuration = boto3.client("lambda").get_function(FunctionName=full_stack.functions["ApiFunction"])
+
+    variables = configuration["Configuration"]["Environment"]["Variables"]
+    assert variables["CURSOR_SECRET"] == full_stack.secrets["CursorSecret"]

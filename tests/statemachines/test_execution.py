@@ -21,6 +21,7 @@ from stratus.local.bootstrap import LocalStack, bootstrap
 from stratus.local.process import batch_job
 from stratus.local.server import aws_environment, running_server
 from stratus.local.template import load_template
+from stratus.models.algorithms import BUILTIN_OWNER
 from stratus.models.executions import ExecutionStatus
 from stratus.services import algorithms, files
 from stratus.settings import Settings, get_settings
@@ -146,13 +147,14 @@ def deployed() -> Iterator[Deployed]:
 
 @pytest.fixture(scope="module")
 def threshold_id(deployed: Deployed) -> str:
-    return algorithms.deploy(builtin_zip("threshold"), deployed.stores, deployed.settings).algorithm_id
+    version = algorithms.deploy(builtin_zip("threshold"), BUILTIN_OWNER, deployed.stores, deployed.settings)
+    return version.algorithm_id
 
 
 @pytest.fixture(scope="module")
 def behaviours_id(deployed: Deployed) -> str:
     package = package_from_folder(BEHAVIOURS)
-    return algorithms.deploy(package, deployed.stores, deployed.settings).algorithm_id
+    return algorithms.deploy(package, TENANT, deployed.stores, deployed.settings).algorithm_id
 
 
 def _running(deployed: Deployed, behaviours_id: str, poll: Callable[..., None]) -> tuple[str, str]:
@@ -254,3 +256,39 @@ def test_run_ends_execution_stopped_when_the_worker_honours_a_stop(
     assert (description["status"], description["error"]) == ("FAILED", "ExecutionStopped")
     assert deployed.stores.executions.get(execution_id).status is ExecutionStatus.STOPPED
     assert _job(deployed, execution_id)["attempts"][-1]["container"]["exitCode"] == 3
+
+
+@pytest.mark.e2e
+def test_run_waits_queued_while_its_tenant_runs_its_cap(
+    deployed: Deployed, threshold_id: str, poll: Callable[..., None]
+) -> None:
+    stores = deployed.stores
+    data = np.array([[0.1, 0.6]], dtype=np.float32)
+    input_id = files.store_upload(hdf5_bytes(data=data), TENANT, stores, deployed.settings).file_id
+    running = [f"execution#{new_execution(stores, threshold_id, [input_id]).execution_id}" for _ in range(10)]
+    for member in running:  # the tenant runs its cap (the template's TenantMaxRunningJobs)
+        assert stores.quotas.start_running(TENANT, member)
+    execution = new_execution(stores, threshold_id, [input_id])
+    try:
+        arn = _start(deployed, execution.execution_id)
+        poll(lambda: _retried(deployed, arn), RUN_TIMEOUT_S)
+        waiting = stores.executions.get(execution.execution_id).status
+
+        stores.quotas.release(TENANT, running[:1])
+
+        poll(_ended(deployed, arn), RUN_TIMEOUT_S)
+    finally:
+        stores.quotas.release(TENANT, running)
+    assert waiting is ExecutionStatus.PENDING
+    assert deployed.sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    assert stores.executions.get(execution.execution_id).status is ExecutionStatus.COMPLETED
+
+
+def _retried(deployed: Deployed, arn: str) -> bool:
+    """Whether the run's MarkStarted failed at least once because the tenant's running slots were full."""
+    events = deployed.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return any(
+        e.get("lambdaFunctionFailedEventDetails", {}).get("error") == "RunSlotsBusyError"
+        or e.get("taskFailedEventDetails", {}).get("error") == "RunSlotsBusyError"
+        for e in events
+    )

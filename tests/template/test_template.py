@@ -63,3 +63,23 @@ def test_function_folders_match_logical_ids() -> None:
     }
 
     assert not mismatched
+
+
+def test_public_routes_match_the_apps_public_paths() -> None:
+    from stratus.api.app import PUBLIC_PATHS
+
+    events = load_template(TEMPLATE)["Resources"]["ApiFunction"]["Properties"]["Events"]
+
+    public = {
+        e["Properties"]["Path"]
+        for e in events.values()
+        if e["Properties"].get("Auth") == {"Authorizer": "NONE"}
+    }
+
+    assert public == PUBLIC_PATHS
+
+
+def test_every_other_route_goes_through_the_authorizer() -> None:
+    api = load_template(TEMPLATE)["Resources"]["HttpApi"]["Properties"]
+
+    assert api["Auth"]["DefaultAuthorizer"] in api["Auth"]["Authorizers"]

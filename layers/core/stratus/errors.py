@@ -6,11 +6,16 @@ StratusError
 │   ├── AlreadyExistsError
 │   ├── IllegalTransitionError
 │   ├── NotReadyError
-│   └── FileInUseError
+│   ├── FileInUseError
+│   ├── AlgorithmInUseError
+│   └── RunSlotsBusyError
+├── UnauthorizedError              401
 ├── ForbiddenError                 403
 ├── InvalidInputError              422
+│   └── InvalidCursorError
 ├── PayloadTooLargeError           413
-└── UnsupportedMediaTypeError      415
+├── UnsupportedMediaTypeError      415
+└── TooManyRequestsError           429
 """
 
 from __future__ import annotations
@@ -62,8 +67,28 @@ class FileInUseError(ConflictError):
     code = "file_in_use"
 
 
+class AlgorithmInUseError(ConflictError):
+    """An algorithm version that a job which has not ended runs, so it cannot be deleted yet."""
+
+    code = "algorithm_in_use"
+
+
+class RunSlotsBusyError(ConflictError):
+    """The tenant runs as many jobs as it may; the state machine retries this job's start until one ends
+    (the class name is matched by the state machines' Retry)."""
+
+    code = "run_slots_busy"
+
+
+class UnauthorizedError(StratusError):
+    """The request carries no credential, or one that is invalid, expired or revoked."""
+
+    code = "unauthorized"
+
+
 class ForbiddenError(StratusError):
-    """The resource exists but its settings forbid this (e.g. exporting a non-exportable algorithm)."""
+    """The resource exists but its settings forbid this (exporting a non-exportable algorithm), or it is
+    read-only to the caller (deleting a built-in algorithm)."""
 
     code = "forbidden"
 
@@ -72,6 +97,12 @@ class InvalidInputError(StratusError):
     """The client sent something we cannot accept (bad HDF5, bad field)."""
 
     code = "invalid_input"
+
+
+class InvalidCursorError(InvalidInputError):
+    """A page cursor we did not issue for this list (forged, altered, or another list's)."""
+
+    code = "invalid_cursor"
 
 
 class PayloadTooLargeError(StratusError):
@@ -84,3 +115,13 @@ class UnsupportedMediaTypeError(StratusError):
     """The body's content type is not one the route accepts."""
 
     code = "unsupported_media_type"
+
+
+class TooManyRequestsError(StratusError):
+    """A per-tenant limit is reached; the client may retry after ``retry_after_s`` seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

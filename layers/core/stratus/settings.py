@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # API Gateway hands binary bodies to Lambda base64-encoded inside a 6 MB invocation payload,
@@ -28,7 +28,18 @@ class Settings(BaseSettings):
     multipart_part_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
     max_upload_bytes: int = Field(default=50 * 1024**3, gt=0)
     presigned_url_seconds: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
-    default_tenant: str = "local"
+    # Sign-in (the authorizer only): the OIDC issuer of people's JWTs, the app clients they may be issued
+    # for (comma-separated), where its keys are (default: the issuer's .well-known), the tenant's claim.
+    oidc_issuer: str | None = None
+    oidc_audiences: str | None = None
+    jwks_url: str | None = None
+    tenant_claim: str = "custom:tenant"
+    # Per tenant: jobs accepted and not ended (beyond: 429), and jobs running (beyond: they wait queued).
+    max_queued_jobs: int = Field(default=100, ge=1)
+    max_running_jobs: int = Field(default=10, ge=1)
+    # Signs page cursors (template.yaml's CursorSecret). Only the API lists pages and create_app refuses to
+    # start without it; the other functions and the worker never see it.
+    cursor_secret: SecretStr | None = None
     # Only the API starts executions; the other functions and the worker run without it.
     execution_state_machine_arn: str | None = None
     training_state_machine_arn: str | None = None

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from stratus.errors import ConflictError, InvalidInputError, NotFoundError
+from stratus.errors import ConflictError, IllegalTransitionError, InvalidInputError, NotFoundError
+from stratus.models.algorithms import BUILTIN_OWNER
 from stratus.models.executions import ExecutionCreate, ExecutionRecord, ExecutionStatus
 from stratus.models.jobs import DevicePlan
 from stratus.models.samples import SampleCreate
@@ -31,6 +32,7 @@ class FakeMachine(StateMachineStore):
         super().__init__(None, "arn:aws:states:us-east-1:123456789012:stateMachine:fake")
         self.error = error
         self.started: list[tuple[str, dict[str, Any]]] = []
+        self.stopped: list[str] = []
 
     def start(self, name: str, payload: Mapping[str, Any]) -> None:
         if self.error is not None:
@@ -38,12 +40,13 @@ class FakeMachine(StateMachineStore):
         self.started.append((name, dict(payload)))
 
     def stop(self, name: str, cause: str) -> bool:
+        self.stopped.append(name)
         return True
 
 
 @pytest.fixture
 def threshold_id(stores: Stores, settings: Settings) -> str:
-    return algorithms.deploy(builtin_zip("threshold"), stores, settings).algorithm_id
+    return algorithms.deploy(builtin_zip("threshold"), BUILTIN_OWNER, stores, settings).algorithm_id
 
 
 @pytest.fixture
@@ -117,7 +120,9 @@ def test_accept_stores_record_key_and_holds_in_one_transaction(
     execution_id = _execute(stores, machine, _request(threshold_id, input_id), key="key-1")
 
     (writes,) = transactions
-    assert [next(iter(w)) for w in writes] == ["Put", "Put", "Update"]
+    # The record, the key, the tenant's queued place, the input's hold.
+    assert [next(iter(w)) for w in writes] == ["Put", "Put", "Update", "Update"]
+    assert stores.quotas.members(TENANT)[0] == {_holder(execution_id)}
     assert stores.executions.get(execution_id).status is ExecutionStatus.PENDING
     assert stores.idempotency.get(TENANT, "key-1").resource_id == execution_id
     assert stores.files.get(input_id).held_by == {_holder(execution_id)}
@@ -262,7 +267,8 @@ def test_plan_job_keeps_given_parameters_and_fills_the_rest(stores: Stores, thre
 
 
 def test_plan_job_runs_a_gpu_default_on_cuda(stores: Stores, settings: Settings) -> None:
-    denoise_id = algorithms.deploy(builtin_zip("gaussian_denoise"), stores, settings).algorithm_id
+    denoise = algorithms.deploy(builtin_zip("gaussian_denoise"), BUILTIN_OWNER, stores, settings)
+    denoise_id = denoise.algorithm_id
 
     plan, _ = jobs.plan_job(denoise_id, None, None, {}, None, TENANT, stores)
 
@@ -335,3 +341,76 @@ def test_accepts_of_one_input_in_the_same_second_do_not_fail_each_other(
     assert accepted == [r.execution_id for r in records]
     assert len(transactions) == 2  # one each: the second's guess still held
     assert stores.files.get(input_id).held_by == {_holder(a) for a in accepted}
+
+
+# stop: the STOPPED write and the worker's final write race; exactly one wins, and the answer, the record
+# and the run agree on which.
+
+
+def _running(stores: Stores, machine: FakeMachine, threshold_id: str, input_id: str) -> str:
+    execution_id = _execute(stores, machine, _request(threshold_id, input_id))
+    stores.executions.mark_started(execution_id)
+    stores.executions.mark_running(execution_id, {"resolved_execution_device": "cpu"})
+    return execution_id
+
+
+def _worker_finishes_after(
+    stores: Stores, method: str, execution_id: str, monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    """Make the worker's COMPLETED write land right after the API's ``method`` write; returns what the
+    worker's write came to."""
+    outcome: list[str] = []
+    original = getattr(stores.executions, method)
+
+    def then_finish(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        try:
+            stores.executions.finish(execution_id, [])
+            outcome.append("completed")
+        except IllegalTransitionError:
+            outcome.append("refused")
+        return result
+
+    monkeypatch.setattr(stores.executions, method, then_finish)
+    return outcome
+
+
+def test_stop_that_loses_to_completion_is_refused_and_leaves_the_run_alone(
+    stores: Stores, machine: FakeMachine, threshold_id: str, input_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution_id = _running(stores, machine, threshold_id, input_id)
+    worker = _worker_finishes_after(stores, "request_stop", execution_id, monkeypatch)
+
+    with pytest.raises(IllegalTransitionError, match="ended COMPLETED"):
+        launch.stop(execution_id, TENANT, stores, machine)
+
+    assert worker == ["completed"]
+    assert stores.executions.get(execution_id).status is ExecutionStatus.COMPLETED
+    assert machine.stopped == []
+
+
+def test_stop_that_wins_ends_the_record_and_the_run(
+    stores: Stores, machine: FakeMachine, threshold_id: str, input_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution_id = _running(stores, machine, threshold_id, input_id)
+    worker = _worker_finishes_after(stores, "stop", execution_id, monkeypatch)
+
+    record = launch.stop(execution_id, TENANT, stores, machine)
+
+    assert worker == ["refused"]
+    assert record.status is ExecutionStatus.STOPPED
+    assert stores.executions.get(execution_id).status is ExecutionStatus.STOPPED
+    assert machine.stopped == [execution_id]
+    assert stores.files.get(input_id).held_by == frozenset()
+
+
+def test_stop_after_completion_is_refused_and_leaves_the_run_alone(
+    stores: Stores, machine: FakeMachine, threshold_id: str, input_id: str
+) -> None:
+    execution_id = _running(stores, machine, threshold_id, input_id)
+    stores.executions.finish(execution_id, [])
+
+    with pytest.raises(IllegalTransitionError):
+        launch.stop(execution_id, TENANT, stores, machine)
+
+    assert machine.stopped == []

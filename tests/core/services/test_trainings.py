@@ -62,6 +62,12 @@ def test_extend_request_refuses_splits_that_cannot_work(fields: dict[str, Any]) 
         TrainingExtend(training_data=["a", "b"], **fields)
 
 
+@pytest.mark.parametrize("fields", [{"rounds": "2"}, {"round_size": "1"}, {"rounds": 2.0}, {"rounds": True}])
+def test_chain_request_refuses_numbers_that_are_not_integers(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        TrainingExtend.model_validate({"training_data": ["a", "b"], **fields})
+
+
 def test_training_parameter_errors_name_training_parameters(
     stores: Stores, settings: Settings, trainable: AlgorithmVersionRecord
 ) -> None:

@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
+from stratus.api.deps import AUTHENTICATED
 from stratus.api.errors import install_error_handlers
-from stratus.api.routes import algorithms, checkpoints, executions, files, health, samples, trainings
+from stratus.api.routes import (
+    algorithms,
+    checkpoints,
+    executions,
+    files,
+    health,
+    samples,
+    tokens,
+    trainings,
+)
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores, build_stores
 
 API_PREFIX = "/api/v0"
+# The routes anyone may call (template.yaml gives each an event with Authorizer NONE): health and docs.
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+BEARER_DESCRIPTION = "An ID token of the user pool (or OIDC issuer), or an API token (POST /api/v0/tokens)"
+UNAUTHORIZED_RESPONSE = {
+    "description": "No credential, or one that is invalid, expired or revoked",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 
 def create_app(settings: Settings | None = None, stores: Stores | None = None) -> FastAPI:
     """Build the app; clients and stores are created once here and reused by every request."""
     settings = settings or get_settings()
+    if settings.cursor_secret is None:
+        # A deployment error: refused at the cold start, not at the first list.
+        raise RuntimeError("CURSOR_SECRET is not set: the API signs its page cursors with it")
     app = FastAPI(
         title="Stratus",
         version="0.1.0",
@@ -24,10 +46,29 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     app.state.stores = stores or build_stores(settings)
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(files.router, prefix=API_PREFIX)
-    app.include_router(algorithms.router, prefix=API_PREFIX)
-    app.include_router(executions.router, prefix=API_PREFIX)
-    app.include_router(samples.router, prefix=API_PREFIX)
-    app.include_router(trainings.router, prefix=API_PREFIX)
-    app.include_router(checkpoints.router, prefix=API_PREFIX)
+    for router in (files, algorithms, executions, samples, trainings, checkpoints, tokens):
+        app.include_router(router.router, prefix=API_PREFIX, dependencies=AUTHENTICATED)
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """Say in the OpenAPI document that every route but the public ones takes a bearer token (and
+    answers 401 without one), so /docs offers "Authorize" and clients know."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = build()
+        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["bearer"] = {"type": "http", "scheme": "bearer", "description": BEARER_DESCRIPTION}
+        for path, item in document["paths"].items():
+            if path in PUBLIC_PATHS:
+                continue
+            for operation in item.values():
+                operation["security"] = [{"bearer": []}]
+                operation["responses"]["401"] = UNAUTHORIZED_RESPONSE
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request, Response
 
 from stratus import aws
+from stratus.errors import UnauthorizedError
 from stratus.models.executions import ExecutionRecord
-from stratus.models.files import FILE_ID_PATTERN, FileRecord
+from stratus.models.files import FileRecord
+from stratus.models.ids import ExecutionId, FileId
 from stratus.models.records import TagFilter
 from stratus.settings import Settings
 from stratus.stores import StateMachineStore, Stores
@@ -33,17 +35,22 @@ async def _stores(request: Request) -> Stores:
     return stores
 
 
-async def _caller(request: Request, settings: Annotated[Settings, Depends(_settings)]) -> Caller:
-    # Behind an API Gateway JWT authorizer the tenant is a claim; without one (local mode, or a
-    # stack deployed without auth) every caller shares the default tenant.
+async def _caller(request: Request) -> Caller:
+    # API Gateway's Lambda authorizer (or the local stack's stand-in for it) verified the credential
+    # and put the caller in the request context; the tenant comes from nowhere else.
     event: dict[str, Any] = request.scope.get("aws.event") or {}
-    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims", {})
-    return Caller(tenant=claims.get("custom:tenant") or claims.get("sub") or settings.default_tenant)
+    identity = event.get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
+    tenant = identity.get("tenant")
+    if not tenant:
+        raise UnauthorizedError("send a credential: Authorization: Bearer <token>")
+    return Caller(tenant=str(tenant))
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StoresDep = Annotated[Stores, Depends(_stores)]
 CallerDep = Annotated[Caller, Depends(_caller)]
+# Every router of the API takes this, so no route can forget its caller (FastAPI resolves it once).
+AUTHENTICATED = [Depends(_caller)]
 # A list route's page: at most 100 items, continued with the previous page's opaque next_cursor.
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 CursorQuery = Annotated[str | None, Query(max_length=2048, description="The previous page's next_cursor")]
@@ -63,13 +70,20 @@ TagsQuery = Annotated[list[str], Query(max_length=64)]
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
 
+def set_next_cursor(response: Response, next_cursor: str | None) -> None:
+    """Put the next page's cursor (if there is one) in the header Compox-style plain lists use."""
+    if next_cursor:
+        response.headers[NEXT_CURSOR_HEADER] = next_cursor
+
+
 async def _tags(positive_tags: TagsQuery = [], negative_tags: TagsQuery = []) -> TagFilter:  # noqa: B006
     # FastAPI copies a default per request; Compox's rule: every positive tag, no negative tag.
     return TagFilter(positive=positive_tags, negative=negative_tags)
 
 
 TagsDep = Annotated[TagFilter, Depends(_tags)]
-FileIdPath = Annotated[str, Path(pattern=FILE_ID_PATTERN, description="A file id (uuid4)")]
+# Ids in paths are the types bodies use (models.ids): a malformed one is a 422 wherever it is sent.
+FileIdPath = Annotated[FileId, Path()]
 
 
 def _file(file_id: FileIdPath, caller: CallerDep, stores: StoresDep) -> FileRecord:
@@ -79,7 +93,7 @@ def _file(file_id: FileIdPath, caller: CallerDep, stores: StoresDep) -> FileReco
 FileDep = Annotated[FileRecord, Depends(_file)]
 
 
-ExecutionIdPath = Annotated[str, Path(min_length=1, max_length=128, description="An execution id")]
+ExecutionIdPath = Annotated[ExecutionId, Path()]
 
 
 def _execution(execution_id: ExecutionIdPath, caller: CallerDep, stores: StoresDep) -> ExecutionRecord:

@@ -12,8 +12,13 @@ import time
 from pathlib import Path
 from types import FrameType
 
+import boto3
+from botocore.exceptions import EndpointConnectionError
+
 from gpu_worker.builtins import deploy_builtins
+from stratus.local import identity
 from stratus.local.bootstrap import DEFAULT_STACK_NAME, LocalStack, bootstrap
+from stratus.local.gateway import AUTHORIZER_CACHE_VARIABLE, AUTHORIZER_FUNCTION_VARIABLE
 from stratus.local.process import BANNER
 from stratus.local.server import (
     DEFAULT_HOST,
@@ -23,12 +28,16 @@ from stratus.local.server import (
     start_server,
     stop_process,
 )
+from stratus.settings import Settings
+from stratus.stores import Stores, build_stores
 
-APP_FACTORY = "stratus.api.app:create_app"
+# The API behind the stand-in for API Gateway, which authorizes every request as the HttpApi does.
+APP_FACTORY = "stratus.local.gateway:create_local_app"
 DEFAULT_AWS_PORT = 4566
 DEFAULT_S3_PORT = 4567
 DEFAULT_API_PORT = 8000
 _API_START_TIMEOUT_S = 30.0
+LOCAL_TENANT = "local"
 
 
 class _Stop(Exception):
@@ -53,7 +62,26 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["token"],
+        help="token: print a bearer token (a signed ID token) for --tenant of the running stack",
+    )
+    parser.add_argument("--tenant", default=LOCAL_TENANT, help="the tenant whose token `token` prints")
     return parser.parse_args(argv)
+
+
+def _print_token(arguments: argparse.Namespace) -> int:
+    endpoint_url = f"http://{arguments.host}:{arguments.aws_port}"
+    os.environ.update(aws_environment(endpoint_url))
+    cognito = boto3.client("cognito-idp", endpoint_url=endpoint_url)
+    try:
+        print(identity.sign_in(cognito, arguments.stack_name, arguments.tenant))  # noqa: T201  # the output
+    except (LookupError, EndpointConnectionError) as exc:
+        print(f"no local stack answers at {endpoint_url} ({exc}); start it with `make dev`", file=sys.stderr)  # noqa: T201
+        return 1
+    return 0
 
 
 def _start_api(stack: LocalStack, host: str, port: int) -> subprocess.Popen[bytes]:
@@ -82,6 +110,9 @@ def _start_api(stack: LocalStack, host: str, port: int) -> subprocess.Popen[byte
             # ApiFunction's own variables in template.yaml; the stack's environment holds the Globals only.
             "EXECUTION_STATE_MACHINE_ARN": stack.state_machines["ExecutionStateMachine"],
             "TRAINING_STATE_MACHINE_ARN": stack.state_machines["TrainingStateMachine"],
+            "CURSOR_SECRET": stack.secrets["CursorSecret"],
+            AUTHORIZER_FUNCTION_VARIABLE: stack.functions["AuthorizerFunction"],
+            AUTHORIZER_CACHE_VARIABLE: stack.parameters["AuthorizerCacheSeconds"],
         },
         preexec_fn=die_with_parent,  # noqa: PLW1509  # spawned before any thread exists
     )
@@ -99,9 +130,18 @@ def _wait_for_api(process: subprocess.Popen[bytes], host: str, port: int) -> Non
     raise RuntimeError(f"the API did not start on {host}:{port}")
 
 
+def _stores(stack: LocalStack) -> tuple[Stores, Settings]:
+    """The stack's stores, as its functions see them."""
+    variables = {**stack.environment, "CURSOR_SECRET": stack.secrets["CursorSecret"]}
+    settings = Settings.model_validate({name.lower(): value for name, value in variables.items()})
+    return build_stores(settings), settings
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the local stack until Ctrl-C or SIGTERM; returns the exit status."""
     arguments = _arguments(argv)
+    if arguments.command == "token":
+        return _print_token(arguments)
     # Turn both signals into one exception so every child is stopped on the way out.
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
@@ -125,14 +165,18 @@ def main(argv: list[str] | None = None) -> int:
         api = _start_api(stack, arguments.host, arguments.api_port)
         _wait_for_api(api, arguments.host, arguments.api_port)
         api_url = f"http://{arguments.host}:{arguments.api_port}"
-        # Through the API, as a user would: the registry validates them like any package.
-        builtins = deploy_builtins(api_url)
+        # As an operator deploys them: straight into the registry, shared by every tenant, read-only.
+        builtins = deploy_builtins(*_stores(stack))
+        token = identity.sign_in(boto3.client("cognito-idp"), stack.stack_name, LOCAL_TENANT)
         print(  # noqa: T201  # the banner is this command's output
             f"{BANNER} '{stack.stack_name}' is up (Ctrl-C stops it)\n"
             f"  API       {api_url}\n  API docs  {api_url}/docs\n"
             f"  AWS       {endpoint_url} (S3 at {s3_endpoint_url})\n"
             f"  table {stack.table_name}  bucket {stack.data_bucket}\n"
-            f"  built-in algorithms: {', '.join(builtins)}",
+            f"  built-in algorithms: {', '.join(builtins)}\n"
+            f"  tenant '{LOCAL_TENANT}' (an ID token, valid 1 h; `python -m stratus.local token` prints "
+            "another):\n"
+            f"export STRATUS_URL={api_url} STRATUS_TOKEN={token}",
             flush=True,
         )
         while api.poll() is None and all(server.process.poll() is None for server in servers):

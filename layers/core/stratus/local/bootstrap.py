@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from stratus.local import orchestration, storage
+from stratus.local import identity, orchestration, secretsmanager, storage
 from stratus.local.shim import CODE_PATH_TAG
 from stratus.local.template import (
     CODE_BUCKET_PLACEHOLDER,
@@ -50,6 +50,10 @@ class LocalStack:
     functions: dict[str, str] = field(default_factory=dict)
     endpoint_url: str | None = None
     state_machines: dict[str, str] = field(default_factory=dict)
+    # The template's parameter values the stack was made with (defaults filled in).
+    parameters: dict[str, str] = field(default_factory=dict)
+    # Its generated secrets' values by logical id (the API's CURSOR_SECRET is CursorSecret's).
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -97,11 +101,13 @@ def bootstrap(
     target = _Target(stack_name, region or _session_region(), endpoint_url, s3_endpoint_url)
     template = translate(Path(template_path), target.region)
     values = parameter_values(template.cloudformation, parameters)
+    # Data of both paths (the API's cursor key), made in moto's Secrets Manager: its CloudFormation cannot.
+    secrets = secretsmanager.create_secrets(target.client("secretsmanager"), stack_name, template)
     if data_only:
         physical_ids = _create_data_resources(target, template, values)
     else:
         values = {**orchestration.local_parameters(target.client("ec2"), template), **values}
-        physical_ids = _deploy_stack(target, template, values)
+        physical_ids = _deploy_stack(target, template, values, secrets)
     resolver = _resolver(target, template, values, physical_ids)
     environment = {name: str(value) for name, value in resolver.resolve(_global_variables(template)).items()}
     if endpoint_url:
@@ -127,6 +133,8 @@ def bootstrap(
         functions=functions,
         endpoint_url=endpoint_url,
         state_machines=state_machines,
+        parameters=dict(values),
+        secrets=secrets,
     )
 
 
@@ -179,17 +187,28 @@ def _resolver(
 # --- the full path: moto's CloudFormation ------------------------------------------------------------
 
 
-def _deploy_stack(target: _Target, template: TranslatedTemplate, values: Mapping[str, str]) -> dict[str, str]:
+def _deploy_stack(
+    target: _Target, template: TranslatedTemplate, values: Mapping[str, str], secrets: dict[str, str]
+) -> dict[str, str]:
     cloudformation = target.client("cloudformation")
+    # moto's CloudFormation has no Cognito: the pools are made first and passed in as parameters, so
+    # every Ref and Sub of them resolves to their ids as on AWS.
+    user_pools = identity.create_user_pools(
+        target.client("cognito-idp"), target.stack_name, template, _resolver(target, template, values, {})
+    )
     if not _stack_exists(cloudformation, target.stack_name):
-        body = _local_cloudformation(target, template)
+        body = _local_cloudformation(target, template, user_pools)
+        secretsmanager.fold_secrets(body, secrets)
         cloudformation.create_stack(
             StackName=target.stack_name,
             TemplateBody=json.dumps(body),
-            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()],
+            Parameters=[
+                {"ParameterKey": key, "ParameterValue": value}
+                for key, value in {**values, **user_pools}.items()
+            ],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
-        physical_ids = _physical_ids(cloudformation, target.stack_name)
+        physical_ids = {**_physical_ids(cloudformation, target.stack_name), **user_pools}
         resolver = _resolver(target, template, values, physical_ids)
         _configure_data_resources(target, template, resolver, physical_ids, with_notifications=True)
         if target.s3_endpoint_url:
@@ -197,7 +216,7 @@ def _deploy_stack(target: _Target, template: TranslatedTemplate, values: Mapping
         _tag_functions(target, template, physical_ids)
         orchestration.create_state_machines(target.client("stepfunctions"), template, resolver, physical_ids)
         return physical_ids
-    return _physical_ids(cloudformation, target.stack_name)
+    return {**_physical_ids(cloudformation, target.stack_name), **user_pools}
 
 
 def _stack_exists(cloudformation: Any, stack_name: str) -> bool:
@@ -220,10 +239,16 @@ def _physical_ids(cloudformation: Any, stack_name: str) -> dict[str, str]:
     }
 
 
-def _local_cloudformation(target: _Target, template: TranslatedTemplate) -> dict[str, Any]:
-    """The translated template as moto can deploy it: code in a scratch bucket, unsupported types out."""
+def _local_cloudformation(
+    target: _Target, template: TranslatedTemplate, user_pools: Mapping[str, str]
+) -> dict[str, Any]:
+    """The translated template as moto can deploy it: code in a scratch bucket, unsupported types out,
+    the user pools made beforehand as parameters."""
     body = template.cloudformation
     resources = body["Resources"]
+    for logical_id in [i for i, r in resources.items() if r["Type"] in identity.COGNITO_TYPES]:
+        del resources[logical_id]
+    body.setdefault("Parameters", {}).update({logical_id: {"Type": "String"} for logical_id in user_pools})
     for logical_id in _unsupported(resources):
         del resources[logical_id]
     # Outputs may name dropped resources; the bootstrap reads names from the stack's resources instead.
@@ -242,11 +267,20 @@ def _local_cloudformation(target: _Target, template: TranslatedTemplate) -> dict
         if resource["Type"] == _COMPUTE_ENVIRONMENT:
             resource["Properties"] = orchestration.local_compute_environment(resource["Properties"])
         if resource["Type"] == _FUNCTION and target.endpoint_url:
-            variables = properties.setdefault("Environment", {}).setdefault("Variables", {})
-            variables["AWS_ENDPOINT_URL"] = target.endpoint_url
-            if target.s3_endpoint_url:
-                variables["AWS_ENDPOINT_URL_S3"] = target.s3_endpoint_url
+            _point_at_local(properties, target, user_pools)
     return body
+
+
+def _point_at_local(properties: dict[str, Any], target: _Target, user_pools: Mapping[str, str]) -> None:
+    """Give a function the local endpoints (and, for the authorizer, where moto serves the pool's keys)."""
+    assert target.endpoint_url is not None  # noqa: S101  # only called for a moto server
+    variables = properties.setdefault("Environment", {}).setdefault("Variables", {})
+    variables["AWS_ENDPOINT_URL"] = target.endpoint_url
+    if target.s3_endpoint_url:
+        variables["AWS_ENDPOINT_URL_S3"] = target.s3_endpoint_url
+    if "OIDC_ISSUER" in variables and "UserPool" in user_pools:
+        # The issuer in moto's tokens is Cognito's real URL; its keys are served by moto.
+        variables["JWKS_URL"] = f"{target.endpoint_url}/{user_pools['UserPool']}/.well-known/jwks.json"
 
 
 def _unsupported(resources: Mapping[str, Any]) -> set[str]:

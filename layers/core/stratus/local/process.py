@@ -59,6 +59,18 @@ class LocalStackProcess:
                 return int(pid)
         raise LookupError(f"no child process running {marker}")
 
+    def token(self, tenant: str = "local") -> str:
+        """A bearer token (an ID token of the stack's user pool) for ``tenant``, as
+        `python -m stratus.local token --tenant` prints it."""
+        from stratus.local.bootstrap import DEFAULT_STACK_NAME
+        from stratus.local.identity import sign_in
+
+        return sign_in(self.client("cognito-idp"), DEFAULT_STACK_NAME, tenant)
+
+    def headers(self, tenant: str = "local") -> dict[str, str]:
+        """Request headers that authenticate as ``tenant``."""
+        return {"Authorization": f"Bearer {self.token(tenant)}"}
+
     @property
     def api_pid(self) -> int:
         """The uvicorn process serving the API app."""

@@ -165,6 +165,10 @@ class Resolver:
         resolved = {key: self.resolve(value) for key, value in node.items()}
         return {key: value for key, value in resolved.items() if value is not self.NO_VALUE}
 
+    def with_values(self, extra: Mapping[str, Any]) -> Resolver:
+        """A resolver that also knows ``extra`` (resources made outside CloudFormation)."""
+        return Resolver({**self._values, **extra}, self._conditions, self._attribute)
+
     def is_true(self, condition: str) -> bool:
         """Evaluate the template condition ``condition``."""
         return bool(self.resolve(self._conditions[condition]))

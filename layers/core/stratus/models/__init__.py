@@ -21,7 +21,6 @@ from stratus.models.files import (
     CompletedPart,
     Deleted,
     File,
-    FileId,
     FilePage,
     FileRecord,
     FileStatus,
@@ -32,6 +31,7 @@ from stratus.models.files import (
     UploadCreate,
     UploadPart,
 )
+from stratus.models.ids import FileId
 
 __all__ = [
     "AlgorithmDeployed",

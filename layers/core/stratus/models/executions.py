@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stratus.models.ids import AlgorithmId, CheckpointId, Distinct, FileId
 from stratus.models.jobs import (
     ACTIVE_STATUSES,
     JOB_TRANSITIONS,
@@ -54,9 +55,9 @@ class ExecutionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    algorithm_id: str = Field(min_length=1, max_length=128)
-    input_dataset_ids: list[str] = Field(max_length=1000)
-    checkpoint_id: str | None = Field(default=None, max_length=128)
+    algorithm_id: AlgorithmId
+    input_dataset_ids: Annotated[list[FileId], Distinct] = Field(min_length=1, max_length=1000)
+    checkpoint_id: CheckpointId | None = None
     algorithm_minor_version: str | None = Field(default=None, pattern=r"^\d{1,8}$")
     execution_device_override: str | None = Field(default=None, max_length=32)
     additional_parameters: dict[str, Any] = Field(default_factory=dict)

@@ -67,6 +67,9 @@ class JobPlan(BaseModel):
     """Everything statically decidable about a job, resolved when it was accepted; nobody decides again."""
 
     algorithm_id: str
+    algorithm_owner: str = Field(
+        description="Who owns the version: a tenant's own is held by the job until it ends, a built-in never"
+    )
     algorithm_name: str
     algorithm_major: int
     algorithm_minor: int

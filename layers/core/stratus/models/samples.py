@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from stratus.models.files import FileId
+from stratus.models.ids import Distinct, FileId
 from stratus.models.records import TenantRecord
 
 MAX_TAGS = 64
@@ -22,7 +23,7 @@ class SampleCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    files: list[dict[str, list[FileId]]] = Field(min_length=1, max_length=1000)
+    files: list[dict[str, Annotated[list[FileId], Distinct]]] = Field(min_length=1, max_length=1000)
     tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
 
     @field_validator("files")

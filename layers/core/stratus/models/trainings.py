@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from stratus.models.ids import AlgorithmId, CheckpointId, Distinct, SampleId
 from stratus.models.jobs import JobError, JobRecord, JobStatus, StrictTask, TaskFailure, iso
 
-SampleId = Annotated[str, Field(min_length=1, max_length=128)]
 MAX_ROUNDS = 1000
 
 
@@ -27,9 +27,10 @@ class Selection(BaseModel):
 class ChainData(BaseModel):
     """Samples to train on and how to split them into rounds (a new training's, or an extension's)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "3" is not a number of rounds.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    training_data: list[SampleId] = Field(min_length=1, max_length=1000)
+    training_data: Annotated[list[SampleId], Distinct] = Field(min_length=1, max_length=1000)
     rounds: int | None = Field(default=None, ge=1, le=MAX_ROUNDS, description="Split the samples into rounds")
     round_size: int | None = Field(default=None, ge=1, description="Samples per round (instead of rounds)")
 
@@ -37,21 +38,21 @@ class ChainData(BaseModel):
     def _one_split(self) -> ChainData:
         if self.rounds is not None and self.round_size is not None:
             raise ValueError("give rounds or round_size, not both")
-        if self.rounds is not None and self.rounds > len(set(self.training_data)):
-            raise ValueError("rounds cannot exceed the number of distinct training samples")
+        if self.rounds is not None and self.rounds > len(self.training_data):
+            raise ValueError("rounds cannot exceed the number of training samples")
         return self
 
 
 class TrainingCreate(ChainData):
     """Compox's IncomingTrainingRequest, plus the chain fields (rounds, validation data, selection)."""
 
-    algorithm_id: str = Field(min_length=1, max_length=128)
-    checkpoint_id: str | None = Field(default=None, max_length=128)
+    algorithm_id: AlgorithmId
+    checkpoint_id: CheckpointId | None = None
     algorithm_minor_version: str | None = Field(default=None, pattern=r"^\d{1,8}$")
     tags: list[str] = Field(default_factory=list, max_length=64)
     additional_parameters: dict[str, Any] | None = None
     execution_device_override: str | None = Field(default=None, max_length=32)
-    validation_data: list[SampleId] = Field(default_factory=list, max_length=1000)
+    validation_data: Annotated[list[SampleId], Distinct] = Field(default_factory=list, max_length=1000)
     selection: Selection | None = None
 
 

@@ -43,7 +43,7 @@ def mark_started(execution_id: str, stores: Stores) -> ExecutionRecord:
 
 def finalize(execution_id: str, stores: Stores) -> ExecutionRecord:
     """Confirm the record is final after its job (one the worker left unfinished ends FAILED), and
-    release its inputs.
+    release its algorithm version and inputs.
 
     Raises NotFoundError.
     """
@@ -58,7 +58,7 @@ def finalize(execution_id: str, stores: Stores) -> ExecutionRecord:
 
 def mark_failed(execution_id: str, failure: TaskFailure, stores: Stores) -> ExecutionRecord:
     """End the record FAILED with the state machine's error (a final record stays as it is), and
-    release its inputs.
+    release its algorithm version and inputs.
 
     Raises NotFoundError.
     """
@@ -69,5 +69,7 @@ def mark_failed(execution_id: str, failure: TaskFailure, stores: Stores) -> Exec
 def _release(record: ExecutionRecord, stores: Stores) -> ExecutionRecord:
     # Every end of the state machine's run passes through finalize or mark_failed; releasing twice (a
     # retried task, or after a stop) is harmless.
-    holds.release(holds.holder_of("execution", record.execution_id), record.input_dataset_ids, stores)
+    holds.release_job(
+        holds.holder_of("execution", record.execution_id), record, record.input_dataset_ids, stores
+    )
     return record

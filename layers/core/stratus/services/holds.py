@@ -1,5 +1,6 @@
-"""Holds: a job holds the files it reads, and a sample the files it references, so none expires or is
-deleted under them; the last holder out gives a file its own expiry back."""
+"""Holds: a job holds the files it reads and the algorithm version it runs, and a sample the files it
+references, so none expires or is deleted under them; the last holder out gives a file its own expiry
+back."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from stratus.errors import FileInUseError, NotFoundError
+from stratus.errors import AlgorithmInUseError, FileInUseError, NotFoundError
+from stratus.models.algorithms import is_builtin
 from stratus.models.files import describe_holders
 from stratus.models.jobs import is_terminal
 from stratus.stores.base import MAX_TRANSACTION_ITEMS
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from stratus.models.files import FileRecord
+    from stratus.models.jobs import JobPlan, JobRecord
     from stratus.stores import Stores
     from stratus.stores.base import Write
 
@@ -92,7 +95,9 @@ def tag_held(holder: str, files: Iterable[FileRecord], stores: Stores) -> None:
     job's held tag would let the lifecycle delete the sample's bytes."""
     for record in files:
         with contextlib.suppress(NotFoundError):  # deleted since: nothing to tag
-            stores.objects.tag_lifetime(record.s3_key, lifetime_of({holder, *record.held_by}))
+            stores.objects.tag_lifetime(
+                record.s3_key, lifetime_of({holder, *record.held_by}), record.version_id
+            )
 
 
 def release(holder: str, file_ids: Iterable[str], stores: Stores) -> None:
@@ -103,11 +108,11 @@ def release(holder: str, file_ids: Iterable[str], stores: Stores) -> None:
         if record is None:
             continue
         with contextlib.suppress(NotFoundError):  # deleted (or expired) since: nothing to retag
-            stores.objects.tag_lifetime(record.s3_key, lifetime_of(record.held_by))
+            stores.objects.tag_lifetime(record.s3_key, lifetime_of(record.held_by), record.version_id)
             # A hold that landed after our release may have tagged the object before we did: put it back.
             current = stores.files.get(file_id)
             if lifetime_of(current.held_by) != lifetime_of(record.held_by):
-                stores.objects.tag_lifetime(record.s3_key, lifetime_of(current.held_by))
+                stores.objects.tag_lifetime(record.s3_key, lifetime_of(current.held_by), record.version_id)
 
 
 def lifetime_of(holders: Iterable[str]) -> str:
@@ -146,3 +151,46 @@ def _has_ended(holder: str, stores: Stores) -> bool:
         return is_terminal(job_store.get(record_id).status)
     except NotFoundError:
         return True
+
+
+# --- A job holds its algorithm version -------------------------------------------------------------
+
+
+def version_hold_write(plan: JobPlan, holder: str, stores: Stores) -> Write | None:
+    """The write (for the job's accept transaction) that makes ``holder`` hold the plan's pinned version;
+    it fails the transaction when that version has been deleted. None for a built-in: nobody deletes one,
+    and every tenant's jobs writing to its one version item would make it a hot key."""
+    if is_builtin(plan.algorithm_owner):
+        return None
+    return stores.algorithms.hold_write(plan.algorithm_id, plan.algorithm_minor, holder)
+
+
+def release_job(holder: str, record: JobRecord, input_ids: Iterable[str], stores: Stores) -> None:
+    """Drop every hold of a job that has ended: on its algorithm version, its inputs and its place in its
+    tenant's job limits. Idempotent."""
+    plan = record.plan
+    if not is_builtin(plan.algorithm_owner):
+        stores.algorithms.release(plan.algorithm_id, plan.algorithm_minor, holder)
+    release(holder, input_ids, stores)
+    stores.quotas.release(record.tenant, [holder])
+
+
+def release_ended_version_holders(algorithm_id: str, minors: Iterable[int], stores: Stores) -> None:
+    """Drop the holds on these minor versions whose jobs have ended (their release was lost).
+
+    Raises AlgorithmInUseError naming the jobs that still hold one.
+    """
+    wanted = set(minors)
+    live: list[str] = []
+    for minor, holders in sorted(stores.algorithms.holders(algorithm_id).items()):
+        if minor not in wanted:
+            continue
+        for holder in sorted(holders):
+            if _has_ended(holder, stores):
+                stores.algorithms.release(algorithm_id, minor, holder)
+            else:
+                live.append(f"minor version {minor} by {describe_holders([holder])}")
+    if live:
+        raise AlgorithmInUseError(
+            f"algorithm {algorithm_id} is in use: {', '.join(live)}; delete it once those jobs have ended"
+        )

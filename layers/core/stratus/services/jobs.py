@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from stratus.algorithms import AlgorithmConfig, validate_parameters
 from stratus.devices import decide_device
-from stratus.errors import ConflictError, IllegalTransitionError, InvalidInputError, NotFoundError
+from stratus.errors import (
+    ConflictError,
+    IllegalTransitionError,
+    InvalidInputError,
+    NotFoundError,
+    RunSlotsBusyError,
+)
 from stratus.models.idempotency import IdempotencyRecord
 from stratus.models.jobs import JobError, JobPlan, JobRecord, JobStatus, is_terminal
-from stratus.services import files, holds
+from stratus.services import files, holds, quotas
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,9 +51,11 @@ def plan_job(
     stores: Stores,
     schema: Literal["additional_parameters", "training_parameters"] = "additional_parameters",
 ) -> tuple[JobPlan, AlgorithmConfig]:
-    """Resolve what a job runs: the pinned version, the checkpoint's assets, the parameters with their
-    defaults and the device. Raises NotFoundError, InvalidInputError."""
-    version = stores.algorithms.get_version_by_id(algorithm_id, int(minor) if minor else None)
+    """Resolve what a job runs: the pinned version (a built-in's or ``tenant``'s own: another tenant's id
+    is not found), the checkpoint's assets, the parameters with their defaults and the device.
+
+    Raises NotFoundError, InvalidInputError."""
+    version = stores.algorithms.get_version_by_id(algorithm_id, tenant, int(minor) if minor else None)
     if schema == "training_parameters" and not version.trainable:
         raise InvalidInputError(
             f"algorithm {version.name} {version.major} (minor {version.minor}, id {algorithm_id}) is not "
@@ -66,6 +73,7 @@ def plan_job(
         assets.update(checkpoint.assets)
     plan = JobPlan(
         algorithm_id=algorithm_id,
+        algorithm_owner=version.owner,
         algorithm_name=version.name,
         algorithm_major=version.major,
         algorithm_minor=version.minor,
@@ -95,11 +103,13 @@ def accept(
     stores: Stores,
     idempotency: tuple[str, str] | None = None,
 ) -> str:
-    """Store the PENDING record, the idempotency key and the input holds in one transaction, then start
-    the job's state machine run; returns the job's id (a retry's: the first request's).
+    """Store the PENDING record, the idempotency key, the hold on its algorithm version and the input
+    holds in one transaction, then start the job's state machine run; returns the job's id (a retry's:
+    the first request's).
 
-    ``idempotency`` is (key, request hash). Raises NotFoundError, NotReadyError (an input changed since
-    it was read), ConflictError (the key was used with another body).
+    ``idempotency`` is (key, request hash). Raises NotFoundError (also: the version was deleted since it
+    was read), NotReadyError (an input changed since it was read), ConflictError (the key was used with
+    another body).
     """
     job_id = str(getattr(record, store.id_field))
     holder = holds.holder_of(store.job_kind, job_id)
@@ -116,6 +126,15 @@ def accept(
             expires_at=int(now) + IDEMPOTENCY_LIFETIME_SECONDS,
         )
         writes.append(stores.idempotency.claim_write(claim))
+    # Counted against the tenant's queued cap in the same transaction: two accepts can't both take the
+    # last place.
+    writes.append(stores.quotas.admit_write(record.tenant, holder))
+    quota_write = len(writes) - 1
+    # The version's delete is conditional on no holder, and this write on the version still existing: of
+    # an accept and a delete racing, never both go through (DynamoDB serializes the two transactions).
+    version_hold = holds.version_hold_write(record.plan, holder, stores)
+    if version_hold is not None:
+        writes.append(version_hold)
     for attempt in range(MAX_ACCEPT_ATTEMPTS):
         try:
             holds.transact_with_holds(
@@ -125,10 +144,20 @@ def accept(
         except holds.TransactionFailed as failed:
             if idempotency is not None and failed.reasons[1] == "ConditionalCheckFailed":
                 return _first_request(record.tenant, *idempotency, stores)
+            if version_hold is not None and failed.reasons[len(writes) - 1] == "ConditionalCheckFailed":
+                plan = record.plan
+                raise NotFoundError(
+                    f"algorithm {plan.algorithm_id} minor version {plan.algorithm_minor} was deleted"
+                ) from failed
+            if failed.reasons[quota_write] == "ConditionalCheckFailed":
+                quotas.refuse_or_repair(record.tenant, stores)  # 429, unless ended jobs held places
+                continue
             if not failed.holds_failed or attempt == MAX_ACCEPT_ATTEMPTS - 1:
                 raise ConflictError("the request raced another change; try again") from failed
             # An input changed since it was read: read again (missing and unready ones raise here).
             inputs = files.get_ready_many([f.file_id for f in inputs], record.tenant, stores)
+    else:  # every attempt raced (here only when a repaired quota kept filling up again)
+        raise ConflictError("the request raced other requests; try again")
     try:
         machine.start(job_id, machine_input)
     except Exception as exc:
@@ -148,13 +177,15 @@ def _first_request(tenant: str, key: str, digest: str, stores: Stores) -> str:
 def fail_unstarted(
     job_id: str, store: JobStore[J], input_ids: list[str], exc: Exception, stores: Stores
 ) -> None:
-    """End a job whose state machine run did not start FAILED, and release its inputs."""
+    """End a job whose state machine run did not start FAILED, and release its version and inputs."""
     error = JobError(
         type=type(exc).__name__, message=f"the {store.job_kind}'s state machine run did not start"
     )
-    with contextlib.suppress(IllegalTransitionError):  # stopped in the meantime: that end stands
-        store.fail(job_id, error)
-    holds.release(holds.holder_of(store.job_kind, job_id), input_ids, stores)
+    try:
+        record = store.fail(job_id, error)
+    except IllegalTransitionError:
+        record = store.get(job_id)  # stopped in the meantime: that end stands
+    holds.release_job(holds.holder_of(store.job_kind, job_id), record, input_ids, stores)
 
 
 def stop(
@@ -165,19 +196,25 @@ def stop(
     input_ids: list[str],
     stores: Stores,
 ) -> J:
-    """Flag the job for a cooperative stop, stop its run, end the record STOPPED and release its inputs.
+    """Flag the job for a cooperative stop, end the record STOPPED, then stop its run and release its
+    version and inputs. The STOPPED write decides against the worker's final write: a job that ended
+    first keeps its end and its run (which finalizes it), and the stop is refused.
 
     Raises NotFoundError, IllegalTransitionError (already final).
     """
     store.request_stop(job_id, tenant)
-    machine.stop(job_id, STOP_CAUSE)
-    # Stopping the run terminates its Batch job, and no finalizing task follows: a worker killed before it
-    # saw the flag would leave the record live for ever, so it is ended here whatever its live status.
     try:
         record = store.stop(job_id, f"{store.job_kind.capitalize()} stopped through the API.")
     except IllegalTransitionError:
-        record = store.get(job_id)  # the worker ended it first; that end stands
-    holds.release(holds.holder_of(store.job_kind, job_id), input_ids, stores)
+        record = store.get(job_id)
+        if record.status is not JobStatus.STOPPED:  # the worker (or the state machine) ended it first
+            raise IllegalTransitionError(
+                f"{store.job_kind} {job_id} ended {record.status.value} before it could be stopped"
+            ) from None
+    # Stopping the run terminates its Batch job, and no finalizing task follows: hence the STOPPED write
+    # first, whatever the worker saw of the flag.
+    machine.stop(job_id, STOP_CAUSE)
+    holds.release_job(holds.holder_of(store.job_kind, job_id), record, input_ids, stores)
     return record
 
 
@@ -185,9 +222,20 @@ def stop(
 
 
 def mark_started(job_id: str, store: JobStore[J], input_ids: Callable[[J], list[str]], stores: Stores) -> J:
-    """PENDING → STARTED (a record already STARTED or RUNNING is returned unchanged: a retried task), and
-    the inputs' objects tagged held. Raises NotFoundError, IllegalTransitionError (already final)."""
+    """PENDING → STARTED once the tenant has a running slot for it (a record already STARTED or RUNNING is
+    returned unchanged: a retried task), and the inputs' objects tagged held.
+
+    Raises NotFoundError, IllegalTransitionError (already final), RunSlotsBusyError (the tenant runs its
+    cap of jobs: the state machine retries, so the job waits queued).
+    """
     record = store.get(job_id)
+    if is_terminal(record.status):
+        raise IllegalTransitionError(f"{store.job_kind} {job_id} is already {record.status.value}")
+    if not quotas.start_running(record.tenant, holds.holder_of(store.job_kind, job_id), stores):
+        raise RunSlotsBusyError(
+            f"tenant {record.tenant} runs {stores.quotas.max_running} jobs, its limit: "
+            f"{store.job_kind} {job_id} waits until one ends"
+        )
     if record.status is JobStatus.PENDING:
         try:
             record = store.mark_started(job_id)

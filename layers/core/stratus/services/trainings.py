@@ -251,8 +251,8 @@ def _is_better(checkpoint: CheckpointRecord, best: float | None, record: Trainin
 
 
 def finalize(training_id: str, stores: Stores) -> ChainStep:
-    """After the last round: COMPLETED when it saved a checkpoint (else FAILED, as Compox), and the inputs
-    released. A final record stays as it is. Raises NotFoundError."""
+    """After the last round: COMPLETED when it saved a checkpoint (else FAILED, as Compox), and its
+    algorithm version and inputs released. A final record stays as it is. Raises NotFoundError."""
     record = stores.trainings.get(training_id)
     if not is_terminal(record.status):
         try:
@@ -268,14 +268,14 @@ def finalize(training_id: str, stores: Stores) -> ChainStep:
 
 def mark_failed(training_id: str, failure: TaskFailure, stores: Stores) -> ChainStep:
     """End the training FAILED with the state machine's error (a final record stays as it is), and
-    release its inputs. Raises NotFoundError."""
+    release its algorithm version and inputs. Raises NotFoundError."""
     return _release(
         jobs.fail_unless_final(training_id, stores.trainings, jobs.failure_error(failure)), stores
     )
 
 
 def _release(record: TrainingRecord, stores: Stores) -> ChainStep:
-    holds.release(holds.holder_of("training", record.training_id), _input_ids(record), stores)
+    holds.release_job(holds.holder_of("training", record.training_id), record, _input_ids(record), stores)
     return _step(record, len(record.rounds), done=True)
 
 

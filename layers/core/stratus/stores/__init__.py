@@ -9,6 +9,7 @@ from stratus.stores.idempotency import IdempotencyStore
 from stratus.stores.objects import ObjectStore, RangedReader
 from stratus.stores.samples import SampleStore
 from stratus.stores.state_machines import StateMachineStore
+from stratus.stores.tokens import TokenStore
 from stratus.stores.trainings import TrainingStore
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "RangedReader",
     "SampleStore",
     "StateMachineStore",
+    "TokenStore",
     "Stores",
     "TrainingStore",
     "build_stores",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -14,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from stratus.errors import AlreadyExistsError, IllegalTransitionError, InvalidInputError, NotFoundError
 from stratus.models.records import TagFilter, TenantRecord
+from stratus.stores.cursors import CursorSigner
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -33,6 +31,9 @@ MAX_TRANSACTION_ITEMS = 100
 
 Item = dict[str, Any]
 Write = dict[str, Any]
+# A write whose values DynamoDB refuses (an item over 400 KB, a value it cannot store): every value we
+# write whole comes from a request or from what a request named, so it is the client's mistake, not a 500.
+REFUSED_RECORD = "the request makes a record over DynamoDB's 400 KB item limit, or a value it cannot store"
 
 
 R = TypeVar("R", bound=TenantRecord)
@@ -94,33 +95,15 @@ def document_path(path: str, placeholder: str, names: dict[str, str]) -> str:
     return ".".join(parts)
 
 
-def encode_cursor(last_key: Mapping[str, Any]) -> str:
-    """Turn a LastEvaluatedKey into an opaque cursor."""
-    raw = json.dumps(from_item(last_key), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, partition: str) -> Item:
-    """Turn a cursor back into an ExclusiveStartKey for ``partition``.
-
-    Raises InvalidInputError for a cursor we did not issue for this listing.
-    """
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError("cursor is not one this API issued") from exc
-    if not isinstance(key, dict) or key.get("gsi1pk") != partition:
-        raise InvalidInputError("cursor is not one this API issued")
-    return to_item(key)
-
-
 class RecordStore:
-    """Base of the per-kind stores: one table, one clock, expired items treated as absent."""
+    """Base of the per-kind stores: one table, one clock, expired items treated as absent; lists are
+    paged by cursors signed with ``cursor_secret``."""
 
-    def __init__(self, table: Table, clock: Clock) -> None:
+    def __init__(self, table: Table, clock: Clock, cursor_secret: bytes | None = None) -> None:
         self._table = table
         self._clock = clock
+        # Only the API pages lists: the other entry points build stores without a secret.
+        self._cursors = CursorSigner(cursor_secret) if cursor_secret else None
 
     def _now(self) -> int:
         return int(self._clock())
@@ -147,6 +130,8 @@ class RecordStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise AlreadyExistsError(f"{what} already exists") from exc
+            if exc.response["Error"]["Code"] == "ValidationException":
+                raise InvalidInputError(REFUSED_RECORD) from exc
             raise
 
     def _update_guarded(
@@ -226,8 +211,14 @@ class RecordStore:
     ) -> tuple[list[Item], str | None]:
         """One page of a kind's items from the listing index, newest first, expired ones dropped;
         ``status`` and each non-None value in ``match`` must equal the item's attribute, and ``tags``
-        (Compox's rule) must hold for its `tags`."""
-        start = decode_cursor(cursor, partition) if cursor else None
+        (Compox's rule) must hold for its `tags`.
+
+        Raises InvalidCursorError (a cursor not issued for this listing), InvalidInputError (DynamoDB
+        refused a filter value).
+        """
+        if self._cursors is None:
+            raise RuntimeError("this store was built without a cursor secret (CURSOR_SECRET)")
+        start = to_item(self._cursors.decode(cursor, partition)) if cursor else None
         query_filter: ConditionBase = Attr("expires_at").not_exists() | Attr("expires_at").gt(self._now())
         for name, value in {"status": status, **(match or {})}.items():
             if value is not None:
@@ -248,44 +239,65 @@ class RecordStore:
             }
             if start:
                 kwargs["ExclusiveStartKey"] = start
-            response = self._table.query(**kwargs)
+            response = self._query_page(kwargs)
             items.extend(from_item(i) for i in response.get("Items", []))
             start = response.get("LastEvaluatedKey")
             if not start or len(items) >= limit:
                 break
-        return items, encode_cursor(start) if start else None
+        return items, self._cursors.encode(from_item(start), partition) if start else None
+
+    def _query_page(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return dict(self._table.query(**kwargs))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ValidationException":
+                raise
+            # The key condition is ours and the start key signed: what DynamoDB refused is a filter value
+            # the client sent (a tag too long, too many of them), never a server error.
+            raise InvalidInputError("this list's filters were refused; send fewer or shorter ones") from exc
 
     def transact(self, writes: list[Write]) -> list[str] | None:
         """Run the writes (``{"Put" | "Update" | "Delete" | "ConditionCheck": spec}``, a spec's
         ``Condition`` a boto3 condition) as one transaction; the writes may be any store's, since every
         store shares the table. None when it went through, else each write's cancellation reason code
-        ("None" for the writes that were not the cause)."""
-        items = []
-        for write in writes:
-            ((action, spec),) = write.items()
-            body: dict[str, Any] = {"TableName": self._table.name}
-            body.update({k: v for k, v in spec.items() if k != "Condition"})
-            if "Condition" in spec:
-                # boto3 hoists a Condition object's placeholders to the request's top level, which
-                # TransactWriteItems does not have: each item carries its own.
-                built = ConditionExpressionBuilder().build_expression(spec["Condition"])
-                body["ConditionExpression"] = built.condition_expression
-                names = {**body.get("ExpressionAttributeNames", {}), **built.attribute_name_placeholders}
-                body["ExpressionAttributeNames"] = names
-                if built.attribute_value_placeholders:
-                    values = {**body.get("ExpressionAttributeValues", {})}
-                    values.update(to_item(built.attribute_value_placeholders))
-                    body["ExpressionAttributeValues"] = values
-            items.append({action: body})
+        ("None" for the writes that were not the cause).
+
+        Raises InvalidInputError (DynamoDB refused a written value: REFUSED_RECORD).
+        """
+        items = [self._transaction_item(write) for write in writes]
         try:
-            # Built as plain dicts above; the stubs type each action as its own TypedDict.
+            # Built as plain dicts; the stubs type each action as its own TypedDict.
             self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            code = exc.response["Error"]["Code"]
+            if code == "ValidationException":
+                raise InvalidInputError(REFUSED_RECORD) from exc
+            if code != "TransactionCanceledException":
                 raise
-            reasons = cast("list[dict[str, Any]]", exc.response.get("CancellationReasons", []))
-            return [str(r.get("Code", "None")) for r in reasons] or ["Unknown"] * len(items)
+            found = cast("list[dict[str, Any]]", exc.response.get("CancellationReasons", []))
+            reasons = [str(r.get("Code", "None")) for r in found] or ["Unknown"] * len(items)
+            # Inside a transaction DynamoDB refuses an item's size or values as a cancellation reason.
+            if "ValidationError" in reasons:
+                raise InvalidInputError(REFUSED_RECORD) from exc
+            return reasons
         return None
+
+    def _transaction_item(self, write: Write) -> dict[str, Any]:
+        ((action, spec),) = write.items()
+        body: dict[str, Any] = {"TableName": self._table.name}
+        body.update({k: v for k, v in spec.items() if k != "Condition"})
+        if "Condition" in spec:
+            # boto3 hoists a Condition object's placeholders to the request's top level, which
+            # TransactWriteItems does not have: each item carries its own.
+            built = ConditionExpressionBuilder().build_expression(spec["Condition"])
+            body["ConditionExpression"] = built.condition_expression
+            names = {**body.get("ExpressionAttributeNames", {}), **built.attribute_name_placeholders}
+            body["ExpressionAttributeNames"] = names
+            if built.attribute_value_placeholders:
+                values = {**body.get("ExpressionAttributeValues", {})}
+                values.update(to_item(built.attribute_value_placeholders))
+                body["ExpressionAttributeValues"] = values
+        return {action: body}
 
     def _get_many(self, keys: list[Item]) -> list[Item]:
         """The live items of ``keys`` (strongly consistent), in no particular order."""
@@ -370,7 +382,10 @@ class TenantRecordStore(RecordStore, Generic[R]):
         match: Mapping[str, str | None] | None = None,
         tags: TagFilter | None = None,
     ) -> tuple[list[R], str | None]:
-        """One page of ``tenant``'s live records, newest first. Raises InvalidInputError (bad cursor)."""
+        """One page of ``tenant``'s live records, newest first.
+
+        Raises InvalidCursorError (a cursor not issued for this list), InvalidInputError (bad filters).
+        """
         items, next_cursor = self._query_recent(
             listing_partition(self.kind, tenant), limit, cursor, status, match, tags
         )

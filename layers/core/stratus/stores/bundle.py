@@ -13,7 +13,9 @@ from stratus.stores.executions import ExecutionStore
 from stratus.stores.files import FileStore
 from stratus.stores.idempotency import IdempotencyStore
 from stratus.stores.objects import ObjectStore
+from stratus.stores.quotas import QuotaStore
 from stratus.stores.samples import SampleStore
+from stratus.stores.tokens import TokenStore
 from stratus.stores.trainings import TrainingStore
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ class Stores:
     samples: SampleStore
     checkpoints: CheckpointStore
     idempotency: IdempotencyStore
+    tokens: TokenStore
+    quotas: QuotaStore
     objects: ObjectStore
     clock: Clock
 
@@ -40,14 +44,18 @@ def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
     """Wire the stores to the table and bucket named in ``settings``."""
     table = aws.table(settings.table_name)
     s3 = aws.s3_client()
+    # Only the API pages lists (signed cursors); the other functions and the worker run without a secret.
+    secret = settings.cursor_secret.get_secret_value().encode() if settings.cursor_secret else None
     return Stores(
-        files=FileStore(table, clock),
+        files=FileStore(table, clock, secret),
         algorithms=AlgorithmStore(table, clock),
-        executions=ExecutionStore(table, clock),
-        trainings=TrainingStore(table, clock),
-        samples=SampleStore(table, clock),
-        checkpoints=CheckpointStore(table, clock),
+        executions=ExecutionStore(table, clock, secret),
+        trainings=TrainingStore(table, clock, secret),
+        samples=SampleStore(table, clock, secret),
+        checkpoints=CheckpointStore(table, clock, secret),
         idempotency=IdempotencyStore(table, clock),
+        quotas=QuotaStore(table, clock, settings.max_queued_jobs, settings.max_running_jobs),
+        tokens=TokenStore(table, clock, secret),
         objects=ObjectStore(s3, settings.data_bucket),
         clock=clock,
     )

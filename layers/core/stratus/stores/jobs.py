@@ -48,8 +48,8 @@ class JobStore(TenantRecordStore[J]):
 
     job_kind: JobKind
 
-    def __init__(self, table: Table, clock: Clock) -> None:
-        super().__init__(table, clock)
+    def __init__(self, table: Table, clock: Clock, cursor_secret: bytes | None = None) -> None:
+        super().__init__(table, clock, cursor_secret)
         self._logs = LogStore(table, clock)
 
     def mark_started(self, job_id: str) -> J:

@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from stratus.api.deps import NEXT_CURSOR_HEADER, CallerDep, CursorQuery, LimitQuery, StoresDep, TagsDep
+from stratus.api.deps import CallerDep, CursorQuery, LimitQuery, StoresDep, TagsDep, set_next_cursor
 from stratus.models.checkpoints import Checkpoint
 from stratus.models.files import Deleted
+from stratus.models.ids import CheckpointId
 
 router = APIRouter(tags=["checkpoints"])
 
-CheckpointIdPath = Annotated[str, Path(min_length=1, max_length=128, description="A checkpoint id")]
+CheckpointIdPath = Annotated[CheckpointId, Path()]
 
 
 @router.get("/checkpoint/all", summary="List checkpoints by tags, newest first")
@@ -26,8 +27,7 @@ def list_checkpoints(
 ) -> list[Checkpoint]:
     """Checkpoints with every positive tag and no negative tag (`[]` when none)."""
     records, next_cursor = stores.checkpoints.list_recent(caller.tenant, limit, cursor, tags=tags)
-    if next_cursor:
-        response.headers[NEXT_CURSOR_HEADER] = next_cursor
+    set_next_cursor(response, next_cursor)
     return [Checkpoint.from_record(r) for r in records]
 
 

@@ -26,6 +26,7 @@ from stratus.models.executions import (
     ExecutionStatus,
     ExecutionStopped,
 )
+from stratus.models.ids import AlgorithmId
 from stratus.models.jobs import LogPage
 from stratus.services import launch
 
@@ -62,7 +63,7 @@ def list_executions(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     status: ExecutionStatus | None = None,
-    algorithm_id: Annotated[str | None, Query(max_length=128)] = None,
+    algorithm_id: Annotated[AlgorithmId | None, Query()] = None,
 ) -> ExecutionPage:
     """One page of the caller's live executions, optionally of one status and algorithm."""
     records, next_cursor = stores.executions.list_recent(

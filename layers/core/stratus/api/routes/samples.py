@@ -6,14 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from stratus.api.deps import NEXT_CURSOR_HEADER, CallerDep, CursorQuery, LimitQuery, StoresDep, TagsDep
+from stratus.api.deps import CallerDep, CursorQuery, LimitQuery, StoresDep, TagsDep, set_next_cursor
 from stratus.models.files import Deleted
+from stratus.models.ids import SampleId
 from stratus.models.samples import Sample, SampleCreate, SampleCreated
 from stratus.services import samples as service
 
 router = APIRouter(tags=["samples"])
 
-SampleIdPath = Annotated[str, Path(min_length=1, max_length=128, description="A sample id")]
+SampleIdPath = Annotated[SampleId, Path()]
 
 
 @router.post(
@@ -40,8 +41,7 @@ def list_samples(
 ) -> list[Sample]:
     """Samples with every positive tag and no negative tag (`[]` when none); more pages via X-Next-Cursor."""
     records, next_cursor = stores.samples.list_recent(caller.tenant, limit, cursor, tags=tags)
-    if next_cursor:
-        response.headers[NEXT_CURSOR_HEADER] = next_cursor
+    set_next_cursor(response, next_cursor)
     return [Sample.from_record(r) for r in records]
 
 

@@ -17,13 +17,14 @@ from stratus.api.deps import (
     TagsDep,
     TrainingMachineDep,
 )
+from stratus.models.ids import TrainingId
 from stratus.models.jobs import JobStatus, JobStopped, LogPage
 from stratus.models.trainings import Training, TrainingCreate, TrainingExtend, TrainingPage, TrainingStarted
 from stratus.services import trainings as service
 
 router = APIRouter(tags=["trainings"])
 
-TrainingIdPath = Annotated[str, Path(min_length=1, max_length=128, description="A training id")]
+TrainingIdPath = Annotated[TrainingId, Path()]
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown training, algorithm, minor version, checkpoint, sample or file"},
     409: {"description": "A file is not READY, the training's status forbids it, or the key was reused"},

@@ -265,6 +265,8 @@ def test_run_waits_queued_while_its_tenant_runs_its_cap(
     stores = deployed.stores
     data = np.array([[0.1, 0.6]], dtype=np.float32)
     input_id = files.store_upload(hdf5_bytes(data=data), TENANT, stores, deployed.settings).file_id
+    # Runs this module stopped through Step Functions alone (no API stop) never released their places.
+    stores.quotas.release(TENANT, set().union(*stores.quotas.members(TENANT)))
     running = [f"execution#{new_execution(stores, threshold_id, [input_id]).execution_id}" for _ in range(10)]
     for member in running:  # the tenant runs its cap (the template's TenantMaxRunningJobs)
         assert stores.quotas.start_running(TENANT, member)

@@ -130,7 +130,7 @@ def release_ended_holders(file_id: str, tenant: str, stores: Stores) -> None:
     """
     live = []
     for holder in sorted(stores.files.get(file_id, tenant).held_by):
-        if _has_ended(holder, stores):
+        if has_ended(holder, stores):
             release(holder, [file_id], stores)
         else:
             live.append(holder)
@@ -141,7 +141,8 @@ def release_ended_holders(file_id: str, tenant: str, stores: Stores) -> None:
         )
 
 
-def _has_ended(holder: str, stores: Stores) -> bool:
+def has_ended(holder: str, stores: Stores) -> bool:
+    """Whether a holder (`execution#id`, `training#id`, `sample#id`) is gone or its job has ended."""
     kind, _, record_id = holder.rpartition("#")
     try:
         if kind == SAMPLE:
@@ -186,7 +187,7 @@ def release_ended_version_holders(algorithm_id: str, minors: Iterable[int], stor
         if minor not in wanted:
             continue
         for holder in sorted(holders):
-            if _has_ended(holder, stores):
+            if has_ended(holder, stores):
                 stores.algorithms.release(algorithm_id, minor, holder)
             else:
                 live.append(f"minor version {minor} by {describe_holders([holder])}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stratus.errors import NotFoundError, TooManyRequestsError
-from stratus.models.jobs import is_terminal
+from stratus.errors import TooManyRequestsError
+from stratus.services.holds import has_ended
 
 if TYPE_CHECKING:
     from stratus.stores import Stores
@@ -19,7 +19,7 @@ def refuse_or_repair(tenant: str, stores: Stores) -> None:
     """After an admit failed: forget members whose jobs ended without their release (a lost release
     must not cost a tenant a slot for ever). Raises TooManyRequestsError when every member is live."""
     queued, running = stores.quotas.members(tenant)
-    ended = {member for member in queued | running if not _is_live(member, tenant, stores)}
+    ended = {member for member in queued | running if has_ended(member, stores)}
     if not ended:
         raise TooManyRequestsError(
             f"tenant {tenant} has {len(queued)} jobs queued or running, its limit; retry when one ends",
@@ -34,17 +34,9 @@ def start_running(tenant: str, holder: str, stores: Stores) -> bool:
     if stores.quotas.start_running(tenant, holder):
         return True
     _, running = stores.quotas.members(tenant)
-    ended = {member for member in running if not _is_live(member, tenant, stores)}
+    ended = {member for member in running if has_ended(member, stores)}
     if not ended:
         return False
     stores.quotas.release(tenant, ended)
     return stores.quotas.start_running(tenant, holder)
 
-
-def _is_live(member: str, tenant: str, stores: Stores) -> bool:
-    kind, _, job_id = member.partition("#")
-    store = stores.trainings if kind == "training" else stores.executions
-    try:
-        return not is_terminal(store.get(job_id, tenant).status)
-    except NotFoundError:
-        return False

@@ -39,4 +39,3 @@ def start_running(tenant: str, holder: str, stores: Stores) -> bool:
         return False
     stores.quotas.release(tenant, ended)
     return stores.quotas.start_running(tenant, holder)
-

@@ -254,7 +254,10 @@ class ZygoteRunner:
         if self._status is None and self._conn.fileno() >= 0:
             readable, _, _ = select.select([self._conn], [], [], timeout)
             if readable:
-                answer = self._conn.recv(MAX_PACKET_BYTES)
+                try:
+                    answer = self._conn.recv(MAX_PACKET_BYTES)
+                except ConnectionError:  # reset rather than closed: gone all the same
+                    answer = b""
                 # No answer: the zygote itself is gone, and its children with it.
                 self._status = int(json.loads(answer)["status"]) if answer else -signal.SIGKILL
         return self._status

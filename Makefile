@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) bench/e2e.py
 	$(PY) bench/compute_core.py
 	$(PY) bench/training.py
+	$(PY) bench/workflows.py
 	$(PY) bench/cold_start.py
 
 clean:

@@ -12,6 +12,8 @@ from stratus.algorithms import StopRequested
 from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
 from stratus.models.executions import ExecutionRecord
 from stratus.models.jobs import JobRecord, is_terminal
+from stratus.models.webhooks import WebhookEvent
+from stratus.services import webhooks
 from stratus.services.files import get_ready, read_bytes, store_ready
 from stratus.sessions import SessionStore
 
@@ -59,6 +61,8 @@ class JobContext(Generic[J]):
         self._pending_bytes = 0
         self._last_flush = stores.clock()
         self._last_progress_write = -math.inf
+        # The progress of the last webhook progress event queued (one per PROGRESS_STEP crossed).
+        self._last_progress_event: float | None = None
         self._last_stop_poll = -math.inf
         self._is_stop_seen = False
         # The record as this context's last write returned it: a log flush writes against its version
@@ -146,7 +150,16 @@ class JobContext(Generic[J]):
         self._known = record
         self._last_stop_poll = now
         self._is_stop_seen = self._is_stop_seen or record.stop_requested_at is not None
+        self._notify_progress(record)
         self._flush_if_due(now)
+
+    def _notify_progress(self, record: J) -> None:
+        """Queue a progress webhook when the job's progress crossed another step (completion has its own
+        event). Only this trusted process queues: the algorithm's sandbox never sees the queue."""
+        if record.progress >= 1.0 or not webhooks.is_progress_due(self._last_progress_event, record.progress):
+            return
+        self._last_progress_event = record.progress
+        webhooks.notify_job(self._store.job_kind, record, WebhookEvent.PROGRESS, self._stores)
 
     def _scaled(self, progress: float) -> float:
         """The record's progress for the runner's (a chain's round is part of the whole)."""

@@ -1,4 +1,5 @@
-"""The `steps` Lambda: the execution and training machines' small, idempotent tasks (ids in, ids out)."""
+"""The `steps` Lambda: the execution, training and workflow machines' small, idempotent tasks (ids in,
+ids out)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from stratus.models.trainings import (
     PrepareTrainingTask,
     SelectBestTask,
 )
+from stratus.models.workflows import MarkWorkflowFailedTask, PlanRoundTask, SettleStepTask
 from stratus.observability import logger, metrics, tracer
-from stratus.services import executions, trainings
+from stratus.services import executions, trainings, workflow_runs
 from stratus.settings import get_settings
 from stratus.stores import build_stores
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-# One union over both kinds: the `action` names the task, and with it the job kind.
+# One union over every kind: the `action` names the task, and with it the kind.
 TASKS: TypeAdapter[Any] = TypeAdapter(
     Annotated[
         MarkStartedTask
@@ -29,7 +31,10 @@ TASKS: TypeAdapter[Any] = TypeAdapter(
         | PrepareTrainingTask
         | SelectBestTask
         | FinalizeTrainingTask
-        | MarkTrainingFailedTask,
+        | MarkTrainingFailedTask
+        | PlanRoundTask
+        | SettleStepTask
+        | MarkWorkflowFailedTask,
         Field(discriminator="action"),
     ]
 )
@@ -45,8 +50,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(task, MarkStartedTask | FinalizeTask | MarkFailedTask):
         logger.append_keys(execution_id=task.execution_id, action=task.action)
         record = executions.run_task(task, stores)
-        return ExecutionTaskResult(execution_id=record.execution_id, status=record.status).model_dump(
-            mode="json"
-        )
+        return ExecutionTaskResult.of(record).model_dump(mode="json")
+    if isinstance(task, PlanRoundTask | SettleStepTask | MarkWorkflowFailedTask):
+        logger.append_keys(workflow_id=task.workflow_id, action=task.action)
+        return workflow_runs.run_task(task, stores).model_dump(mode="json", exclude={"definition"})
     logger.append_keys(training_id=task.training_id, action=task.action)
     return trainings.run_task(task, stores).model_dump(mode="json")

@@ -42,7 +42,11 @@ def test_handler_marks_started(
         load_event("stepfunctions/mark_started", execution_id=record.execution_id), lambda_context
     )
 
-    assert result == {"execution_id": record.execution_id, "status": "STARTED"}
+    assert result == {
+        "execution_id": record.execution_id,
+        "status": "STARTED",
+        "scheduling": {"share": "local", "priority": 5000},
+    }
 
 
 def test_handler_finalize_fails_an_unfinished_record(

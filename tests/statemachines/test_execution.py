@@ -206,6 +206,7 @@ def test_execution_state_machine_completes_a_threshold_run(
     assert json.loads(description["output"]) == {
         "execution_id": execution.execution_id,
         "status": "COMPLETED",
+        "scheduling": {"share": TENANT, "priority": 5000},
     }
 
 

@@ -32,7 +32,7 @@ def _events(state: dict[str, Any]) -> int:
     """The history events one successful visit of ``state`` adds, as Step Functions emits them."""
     if state["Type"] == "Task":
         # …StateEntered, Scheduled, Started, (Submitted for a .sync job), Succeeded, …StateExited.
-        return 6 if state["Resource"].endswith(".sync") else 5
+        return 6 if state["Resource"].endswith((".sync", ".sync:2")) else 5
     if state["Type"] in {"Choice", "Pass", "Wait", "Succeed", "Fail"}:
         return 2  # …StateEntered, …StateExited
     raise AssertionError(f"no event count for a {state['Type']} state")  # Map, Parallel: nested histories

@@ -15,7 +15,8 @@ StratusError
 │   └── InvalidCursorError
 ├── PayloadTooLargeError           413
 ├── UnsupportedMediaTypeError      415
-└── TooManyRequestsError           429
+├── TooManyRequestsError           429
+└── WebhookDeliveryError           (never answered: the webhook queue retries)
 """
 
 from __future__ import annotations
@@ -125,3 +126,10 @@ class TooManyRequestsError(StratusError):
     def __init__(self, detail: str, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class WebhookDeliveryError(StratusError):
+    """A webhook receiver did not answer 2xx (or at all); raised in the webhooks function so the queue
+    delivers the event again later, never answered to a client."""
+
+    code = "webhook_delivery_failed"

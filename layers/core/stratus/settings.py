@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     # Only the API starts executions; the other functions and the worker run without it.
     execution_state_machine_arn: str | None = None
     training_state_machine_arn: str | None = None
+    workflow_state_machine_arn: str | None = None
+    # Webhooks (issue 10 §6): the queue events go to (the API, the steps function, the webhooks function
+    # and the worker send to it; elsewhere unset, and a job's events are dropped with a warning), whether
+    # receivers may be private, loopback or link-local addresses (the local stack's tests), and the first
+    # retry's delay (doubling per retry).
+    webhook_queue_url: str | None = None
+    allow_private_webhook_targets: bool = False
+    webhook_retry_base_seconds: int = Field(default=30, ge=1, le=900)
 
     @property
     def file_lifetime_seconds(self) -> int:

@@ -14,9 +14,12 @@ from stratus.api.routes import (
     executions,
     files,
     health,
+    monitoring,
     samples,
     tokens,
     trainings,
+    webhooks,
+    workflows,
 )
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores, build_stores
@@ -46,8 +49,10 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     app.state.stores = stores or build_stores(settings)
     install_error_handlers(app)
     app.include_router(health.router)
-    for router in (files, algorithms, executions, samples, trainings, checkpoints, tokens):
+    routers = (files, algorithms, executions, samples, trainings, checkpoints, tokens, workflows, monitoring)
+    for router in routers:
         app.include_router(router.router, prefix=API_PREFIX, dependencies=AUTHENTICATED)
+    app.include_router(webhooks.router, prefix=API_PREFIX, dependencies=AUTHENTICATED)
     _document_security(app)
     return app
 

@@ -13,6 +13,7 @@ from stratus.models.executions import ExecutionRecord
 from stratus.models.files import FileRecord
 from stratus.models.ids import ExecutionId, FileId
 from stratus.models.records import TagFilter
+from stratus.services.workflows import Machines
 from stratus.settings import Settings
 from stratus.stores import StateMachineStore, Stores
 
@@ -114,6 +115,22 @@ async def _training_machine(settings: SettingsDep) -> StateMachineStore:
     return StateMachineStore(aws.client("stepfunctions"), settings.training_state_machine_arn)
 
 
+async def _workflow_machines(settings: SettingsDep) -> Machines:
+    arns = {
+        "WORKFLOW_STATE_MACHINE_ARN": settings.workflow_state_machine_arn,
+        "EXECUTION_STATE_MACHINE_ARN": settings.execution_state_machine_arn,
+        "TRAINING_STATE_MACHINE_ARN": settings.training_state_machine_arn,
+    }
+    unset = [name for name, arn in arns.items() if arn is None]
+    if unset:
+        # A deployment error, not the client's: answered as a 500 and logged.
+        raise RuntimeError(f"{', '.join(unset)} not set")
+    sfn = aws.client("stepfunctions")
+    workflow, execution, training = (StateMachineStore(sfn, str(arn)) for arn in arns.values())
+    return Machines(workflow=workflow, execution=execution, training=training)
+
+
 ExecutionDep = Annotated[ExecutionRecord, Depends(_execution)]
 ExecutionMachineDep = Annotated[StateMachineStore, Depends(_execution_machine)]
 TrainingMachineDep = Annotated[StateMachineStore, Depends(_training_machine)]
+WorkflowMachinesDep = Annotated[Machines, Depends(_workflow_machines)]

@@ -63,6 +63,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
     parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter, as `sam deploy --parameter-overrides` sets it (e.g. "
+        "TenantMaxRunningJobs=50); repeatable",
+    )
+    parser.add_argument(
         "command",
         nargs="?",
         choices=["token"],
@@ -110,7 +118,9 @@ def _start_api(stack: LocalStack, host: str, port: int) -> subprocess.Popen[byte
             # ApiFunction's own variables in template.yaml; the stack's environment holds the Globals only.
             "EXECUTION_STATE_MACHINE_ARN": stack.state_machines["ExecutionStateMachine"],
             "TRAINING_STATE_MACHINE_ARN": stack.state_machines["TrainingStateMachine"],
+            "WORKFLOW_STATE_MACHINE_ARN": stack.state_machines["WorkflowStateMachine"],
             "CURSOR_SECRET": stack.secrets["CursorSecret"],
+            "WEBHOOK_QUEUE_URL": stack.queues["WebhookQueue"],
             AUTHORIZER_FUNCTION_VARIABLE: stack.functions["AuthorizerFunction"],
             AUTHORIZER_CACHE_VARIABLE: stack.parameters["AuthorizerCacheSeconds"],
         },
@@ -137,6 +147,14 @@ def _stores(stack: LocalStack) -> tuple[Stores, Settings]:
     return build_stores(settings), settings
 
 
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    """NAME=VALUE pairs as a mapping; a pair without `=` stops the launcher with a usage error."""
+    malformed = [pair for pair in pairs if "=" not in pair]
+    if malformed:
+        raise SystemExit(f"--parameter takes NAME=VALUE, not {', '.join(malformed)}")
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the local stack until Ctrl-C or SIGTERM; returns the exit status."""
     arguments = _arguments(argv)
@@ -161,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             stack_name=arguments.stack_name,
             endpoint_url=endpoint_url,
             s3_endpoint_url=s3_endpoint_url,
+            parameters=_parameters(arguments.parameter),
         )
         api = _start_api(stack, arguments.host, arguments.api_port)
         _wait_for_api(api, arguments.host, arguments.api_port)

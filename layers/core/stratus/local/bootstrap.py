@@ -36,6 +36,12 @@ _BUCKET = "AWS::S3::Bucket"
 _FUNCTION = "AWS::Lambda::Function"
 _STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 _COMPUTE_ENVIRONMENT = "AWS::Batch::ComputeEnvironment"
+_JOB_QUEUE = "AWS::Batch::JobQueue"
+_SCHEDULING_POLICY = "AWS::Batch::SchedulingPolicy"
+_QUEUE = "AWS::SQS::Queue"
+# Parameter values of the local stack unless the caller gives others: its tests' webhook receivers listen
+# on loopback, and a failed delivery is retried after a second (doubling), not half a minute.
+LOCAL_PARAMETERS = {"AllowPrivateWebhookTargets": "true", "WebhookRetryBaseSeconds": "1"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ class LocalStack:
     parameters: dict[str, str] = field(default_factory=dict)
     # Its generated secrets' values by logical id (the API's CURSOR_SECRET is CursorSecret's).
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    # Its queues' URLs by logical id (the API's WEBHOOK_QUEUE_URL is WebhookQueue's).
+    queues: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,7 +108,7 @@ def bootstrap(
     """
     target = _Target(stack_name, region or _session_region(), endpoint_url, s3_endpoint_url)
     template = translate(Path(template_path), target.region)
-    values = parameter_values(template.cloudformation, parameters)
+    values = parameter_values(template.cloudformation, {**LOCAL_PARAMETERS, **(parameters or {})})
     # Data of both paths (the API's cursor key), made in moto's Secrets Manager: its CloudFormation cannot.
     secrets = secretsmanager.create_secrets(target.client("secretsmanager"), stack_name, template)
     if data_only:
@@ -135,6 +143,11 @@ def bootstrap(
         state_machines=state_machines,
         parameters=dict(values),
         secrets=secrets,
+        queues={
+            logical_id: physical_ids[logical_id]
+            for logical_id, resource in template.cloudformation["Resources"].items()
+            if resource["Type"] == _QUEUE and logical_id in physical_ids
+        },
     )
 
 
@@ -175,6 +188,8 @@ def _resolver(
             return function["Configuration"]["FunctionArn"]
         if name == "Arn" and resource_type == "AWS::IAM::Role":
             return target.client("iam").get_role(RoleName=physical_ids[logical_id])["Role"]["Arn"]
+        if name == "Name" and resource_type == _STATE_MACHINE:
+            return physical_ids[logical_id].rpartition(":")[2]  # its Ref is the ARN, ending in the name
         raise NotImplementedError(f"the local stack does not evaluate GetAtt {logical_id}.{name}")
 
     return Resolver(
@@ -251,6 +266,7 @@ def _local_cloudformation(
     body.setdefault("Parameters", {}).update({logical_id: {"Type": "String"} for logical_id in user_pools})
     for logical_id in _unsupported(resources):
         del resources[logical_id]
+    _drop_scheduling_policies(resources)
     # Outputs may name dropped resources; the bootstrap reads names from the stack's resources instead.
     body.pop("Outputs", None)
     if any(resource["Type"] == _COMPUTE_ENVIRONMENT for resource in resources.values()):
@@ -269,6 +285,16 @@ def _local_cloudformation(
         if resource["Type"] == _FUNCTION and target.endpoint_url:
             _point_at_local(properties, target, user_pools)
     return body
+
+
+def _drop_scheduling_policies(resources: dict[str, Any]) -> None:
+    """moto's CloudFormation has no Batch scheduling policy: the local queues are plain FIFO ones (the
+    local stack orders a tenant's queued jobs itself, services/quotas.py), and moto ignores the shares."""
+    for logical_id in [i for i, r in resources.items() if r["Type"] == _SCHEDULING_POLICY]:
+        del resources[logical_id]
+    for resource in resources.values():
+        if resource["Type"] == _JOB_QUEUE:
+            resource.get("Properties", {}).pop("SchedulingPolicyArn", None)
 
 
 def _point_at_local(properties: dict[str, Any], target: _Target, user_pools: Mapping[str, str]) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,16 +98,22 @@ def batch_job(batch: Any, name: str) -> dict[str, Any]:
 
 @contextmanager
 def running_local_stack(
-    template: Path, api_port: int | None = None, aws_port: int | None = None
+    template: Path,
+    api_port: int | None = None,
+    aws_port: int | None = None,
+    parameters: Mapping[str, str] | None = None,
+    s3_port: int | None = None,
 ) -> Iterator[LocalStackProcess]:
-    """Start the local stack on free ports, wait until the API answers, stop it on exit."""
+    """Start the local stack (on free ports unless given, with these template ``parameters``), wait
+    until the API answers, stop it on exit."""
     api_port = api_port or free_port()
     aws_port = aws_port or free_port()
-    s3_port = free_port()
+    s3_port = s3_port or free_port()
     command = [
         sys.executable, "-m", "stratus.local", "--template", str(template),
         "--api-port", str(api_port), "--aws-port", str(aws_port), "--s3-port", str(s3_port),
     ]  # fmt: skip
+    command += [f"--parameter={name}={value}" for name, value in (parameters or {}).items()]
     # The banner on stdout says the stack is up, built-in algorithms deployed; the rest is passed on.
     process = subprocess.Popen(command, cwd=template.parent, stdout=subprocess.PIPE)  # noqa: S603
     url = f"http://{DEFAULT_HOST}:{{}}".format

@@ -188,6 +188,10 @@ def serve(host: str, port: int, lambda_endpoint: str | None = None) -> None:
         from stratus.local.workers import warm_up
 
         threading.Thread(target=warm_up, name="warm-workers", daemon=True).start()
+        # ... and the SQS event source mappings (the webhook queue): Lambda's pollers, not SendMessage.
+        from stratus.local.queues import QueuePoller
+
+        QueuePoller().start()
     try:
         _post_config(f"http://{host}:{port}")
         stopping.wait()

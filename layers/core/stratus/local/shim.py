@@ -38,6 +38,7 @@ from moto.s3.models import S3Backend
 from stratus import aws
 from stratus.local.batch import apply_batch_patches
 from stratus.local.dynamodb import apply_dynamodb_patches
+from stratus.local.queues import apply_queue_patches
 from stratus.local.stepfunctions import apply_stepfunctions_patches
 from stratus.settings import get_settings
 
@@ -166,6 +167,8 @@ def apply_patches(*, restore_environment: bool = True, lambda_endpoint: str | No
     # Patches 9 to 13, 15, 16 (Step Functions' interpreter: nested executions, JSONata, ...) live in
     # stepfunctions.py.
     apply_stepfunctions_patches()
+    # Patch 19 (SQS event source mappings poll off the sender's thread) lives in queues.py.
+    apply_queue_patches()
 
 
 # --- patch 1: Lambda runs our handler in-process instead of in Docker --------------------------------

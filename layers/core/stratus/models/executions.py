@@ -11,16 +11,20 @@ from stratus.models.ids import AlgorithmId, CheckpointId, Distinct, FileId
 from stratus.models.jobs import (
     ACTIVE_STATUSES,
     JOB_TRANSITIONS,
+    BatchScheduling,
     JobError,
     JobRecord,
     JobStatus,
     JobStopped,
+    JobUpdate,
+    Priority,
     StrictTask,
     TaskFailure,
     is_terminal,
     iso,
     sources_of,
 )
+from stratus.models.webhooks import WebhookEvent, WebhookSubscription
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -36,6 +40,7 @@ __all__ = [
     "ExecutionStopped",
     "ExecutionTask",
     "ExecutionTaskResult",
+    "ExecutionUpdate",
     "FinalizeTask",
     "MarkFailedTask",
     "MarkStartedTask",
@@ -50,7 +55,7 @@ ExecutionError = JobError
 EXECUTION_TRANSITIONS = JOB_TRANSITIONS
 
 
-class ExecutionCreate(BaseModel):
+class ExecutionCreate(WebhookSubscription):
     """Compox's IncomingExecutionRequest: run an algorithm on input files."""
 
     model_config = ConfigDict(extra="forbid")
@@ -62,6 +67,7 @@ class ExecutionCreate(BaseModel):
     execution_device_override: str | None = Field(default=None, max_length=32)
     additional_parameters: dict[str, Any] = Field(default_factory=dict)
     session_token: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    priority: Priority = 0
 
 
 class ExecutionRecord(JobRecord):
@@ -114,10 +120,19 @@ ExecutionTask = Annotated[MarkStartedTask | FinalizeTask | MarkFailedTask, Field
 
 
 class ExecutionTaskResult(BaseModel):
-    """What every execution task returns: the id and the record's status after the task."""
+    """What every execution task returns: the id and the record's status after the task, and what the
+    Batch submit that follows MarkStarted passes to the fair-share queue."""
 
     execution_id: str
     status: ExecutionStatus
+    scheduling: BatchScheduling
+
+    @classmethod
+    def of(cls, record: ExecutionRecord) -> ExecutionTaskResult:
+        """The result of a task that left the execution as ``record``."""
+        return cls(
+            execution_id=record.execution_id, status=record.status, scheduling=BatchScheduling.of(record)
+        )
 
 
 class ExecutionStarted(BaseModel):
@@ -127,6 +142,7 @@ class ExecutionStarted(BaseModel):
 
 
 ExecutionStopped = JobStopped
+ExecutionUpdate = JobUpdate
 
 
 class Execution(BaseModel):
@@ -148,6 +164,9 @@ class Execution(BaseModel):
     time_completed: str = Field(description="ISO 8601, or empty until the execution ends (as Compox)")
     log: str
     error: ExecutionError | None
+    priority: int
+    webhook_url: str | None
+    webhook_events: list[WebhookEvent]
     time_created: datetime
     expires_at: datetime
 
@@ -171,6 +190,9 @@ class Execution(BaseModel):
                     "progress",
                     "log",
                     "error",
+                    "priority",
+                    "webhook_url",
+                    "webhook_events",
                 }
             ),
             time_started=iso(record.time_started),

@@ -84,6 +84,9 @@ class FileRecord(TenantRecord):
     # release.
     held_by: frozenset[str] = frozenset()
     own_expires_at: int | None = None
+    # What the bytes are, for the step cache: "sha256:…" of bytes we stored, or "etag:…" (S3's ETag: the
+    # MD5 of a single-part upload, of the parts for a multipart one) of bytes a client sent to S3.
+    content_hash: str | None = None
 
 
 def describe_holders(holders: Iterable[str]) -> str:

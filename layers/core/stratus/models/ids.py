@@ -28,6 +28,9 @@ CheckpointId = Annotated[
 AlgorithmId = Annotated[
     str, Field(pattern=UUID4_PATTERN, description="An algorithm id (uuid4)", examples=[_EXAMPLE])
 ]
+WorkflowId = Annotated[
+    str, Field(pattern=UUID4_PATTERN, description="A workflow id (uuid4)", examples=[_EXAMPLE])
+]
 
 TokenId = Annotated[
     str, Field(pattern=UUID4_PATTERN, description="An API token's id (uuid4)", examples=[_EXAMPLE])

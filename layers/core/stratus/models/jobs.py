@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from stratus.models.records import TenantRecord
+from stratus.models.webhooks import WebhookEvent
 
 
 class JobStatus(StrEnum):
@@ -37,6 +40,16 @@ ACTIVE_STATUSES = frozenset({JobStatus.STARTED, JobStatus.RUNNING})
 # Everything but the final statuses: a job's record may still change.
 LIVE_STATUSES = frozenset(s for s, targets in JOB_TRANSITIONS.items() if targets)
 JobKind = Literal["execution", "training"]
+# A job's priority: higher runs first among its tenant's queued jobs (then the oldest first).
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+# AWS Batch's schedulingPriorityOverride range (fair-share queues): higher is scheduled first.
+MAX_BATCH_PRIORITY = 9999
+# Batch fair-share identifiers are at most 255 alphanumeric characters.
+SHARE_IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9]{1,255}$")
+Priority = Annotated[
+    int,
+    Field(ge=MIN_PRIORITY, le=MAX_PRIORITY, description="Higher first among the tenant's queued jobs"),
+]
 
 
 def sources_of(target: JobStatus) -> frozenset[JobStatus]:
@@ -100,7 +113,43 @@ class JobRecord(TenantRecord):
     log_version: int = 0
     error: JobError | None = None
     stop_requested_at: float | None = None
+    # Where the job's events go (models.webhooks), as accepted; None: nowhere.
+    webhook_url: str | None = None
+    webhook_events: list[WebhookEvent] = Field(default_factory=list)
+    priority: int = 0
     expires_at: int
+
+
+class JobUpdate(BaseModel):
+    """A change to a queued (PENDING) job: its priority."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: Priority
+
+
+class BatchScheduling(BaseModel):
+    """What a job's Batch submit passes to the fair-share queue: the tenant's share and the priority."""
+
+    share: str = Field(description="The Batch share identifier of the job's tenant")
+    priority: int = Field(ge=0, le=MAX_BATCH_PRIORITY, description="schedulingPriorityOverride")
+
+    @classmethod
+    def of(cls, record: JobRecord) -> BatchScheduling:
+        """The scheduling of a job: its tenant's share, its priority mapped onto Batch's 0..9999."""
+        span = MAX_PRIORITY - MIN_PRIORITY
+        return cls(
+            share=share_identifier(record.tenant),
+            priority=round((record.priority - MIN_PRIORITY) * MAX_BATCH_PRIORITY / span),
+        )
+
+
+def share_identifier(tenant: str) -> str:
+    """A tenant's Batch fair-share identifier: the tenant itself when Batch allows it (alphanumeric), else
+    a digest of it, so every tenant gets a share of its own."""
+    if SHARE_IDENTIFIER_PATTERN.match(tenant):
+        return tenant
+    return "t" + hashlib.sha256(tenant.encode()).hexdigest()[:40]
 
 
 class TaskFailure(BaseModel):

@@ -10,7 +10,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stratus.models.ids import AlgorithmId, CheckpointId, Distinct, SampleId
-from stratus.models.jobs import JobError, JobRecord, JobStatus, StrictTask, TaskFailure, iso
+from stratus.models.jobs import (
+    BatchScheduling,
+    JobError,
+    JobRecord,
+    JobStatus,
+    JobUpdate,
+    Priority,
+    StrictTask,
+    TaskFailure,
+    iso,
+)
+from stratus.models.webhooks import WebhookEvent, WebhookSubscription
 
 MAX_ROUNDS = 1000
 
@@ -43,7 +54,7 @@ class ChainData(BaseModel):
         return self
 
 
-class TrainingCreate(ChainData):
+class TrainingCreate(ChainData, WebhookSubscription):
     """Compox's IncomingTrainingRequest, plus the chain fields (rounds, validation data, selection)."""
 
     algorithm_id: AlgorithmId
@@ -54,10 +65,14 @@ class TrainingCreate(ChainData):
     execution_device_override: str | None = Field(default=None, max_length=32)
     validation_data: Annotated[list[SampleId], Distinct] = Field(default_factory=list, max_length=1000)
     selection: Selection | None = None
+    priority: Priority = 0
 
 
 class TrainingExtend(ChainData):
     """More samples for an ended chain: new rounds that start from its best checkpoint."""
+
+
+TrainingUpdate = JobUpdate
 
 
 class RoundStatus(StrEnum):
@@ -145,6 +160,9 @@ class Training(BaseModel):
     resolved_device: str | None
     extends_training_id: str | None
     error: JobError | None
+    priority: int
+    webhook_url: str | None
+    webhook_events: list[WebhookEvent]
     time_created: datetime
     expires_at: datetime
 
@@ -173,6 +191,9 @@ class Training(BaseModel):
                     "resolved_device",
                     "extends_training_id",
                     "error",
+                    "priority",
+                    "webhook_url",
+                    "webhook_events",
                 }
             ),
             rounds=record.rounds,
@@ -238,9 +259,11 @@ TrainingTask = Annotated[
 
 
 class ChainStep(BaseModel):
-    """What a training task returns: the round to run next, whether the chain is done, the status."""
+    """What a training task returns: the round to run next, whether the chain is done, the status, and
+    what the round's Batch submit passes to the fair-share queue."""
 
     training_id: str
     round: int
     done: bool
     status: JobStatus
+    scheduling: BatchScheduling

@@ -11,7 +11,7 @@ from stratus.models.executions import (
     MarkStartedTask,
     is_terminal,
 )
-from stratus.services import holds, jobs
+from stratus.services import holds, jobs, telemetry, webhooks
 
 if TYPE_CHECKING:
     from stratus.models.executions import ExecutionRecord, ExecutionTask, TaskFailure
@@ -72,4 +72,6 @@ def _release(record: ExecutionRecord, stores: Stores) -> ExecutionRecord:
     holds.release_job(
         holds.holder_of("execution", record.execution_id), record, record.input_dataset_ids, stores
     )
+    telemetry.count_ended("execution", record)
+    webhooks.notify_end("execution", record, stores, record.output_dataset_ids)
     return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import uuid
@@ -101,6 +102,7 @@ def store_ready(body: bytes, tenant: str, stores: Stores, settings: Settings) ->
         expires_at=int(now) + settings.file_lifetime_seconds,
         size=len(body),
         version_id=version_id,
+        content_hash=f"sha256:{hashlib.sha256(body).hexdigest()}",
     )
     stores.files.create(record)
     return record
@@ -273,7 +275,10 @@ def _settle(record: FileRecord, version_id: str | None, stores: Stores, settings
             return stores.files.mark_rejected(record.file_id, exc.detail)
         stores.objects.tag_temporary(record.s3_key, checked.version_id)
         expires_at = int(stores.clock()) + settings.file_lifetime_seconds
-        return stores.files.mark_ready(record.file_id, checked.size, expires_at, checked.version_id)
+        content_hash = f"etag:{checked.etag.strip(chr(34))}" if checked.etag else None
+        return stores.files.mark_ready(
+            record.file_id, checked.size, expires_at, checked.version_id, content_hash
+        )
     except IllegalTransitionError:
         # A duplicate event settled the file first.
         return stores.files.get(record.file_id)

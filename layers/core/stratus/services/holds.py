@@ -30,6 +30,8 @@ HOLD_CEILING_SECONDS = 2 * 86_400
 # A sample's files live as long as it does: the largest expiry an ISO 8601 date can show (9999-12-31).
 PINNED_UNTIL = 253_402_300_799
 SAMPLE = "sample"
+# The step cache's holds (services.step_cache): they keep outputs alive while an entry points at them.
+STEP_CACHE = "stepcache"
 
 
 def holder_of(kind: str, record_id: str) -> str:
@@ -144,6 +146,8 @@ def release_ended_holders(file_id: str, tenant: str, stores: Stores) -> None:
 def has_ended(holder: str, stores: Stores) -> bool:
     """Whether a holder (`execution#id`, `training#id`, `sample#id`) is gone or its job has ended."""
     kind, _, record_id = holder.rpartition("#")
+    if kind == STEP_CACHE:
+        return True  # a cache entry never keeps its owner from deleting a file (the entry then misses)
     try:
         if kind == SAMPLE:
             stores.samples.get(record_id)

@@ -17,7 +17,9 @@ from stratus.errors import (
 )
 from stratus.models.idempotency import IdempotencyRecord
 from stratus.models.jobs import JobError, JobPlan, JobRecord, JobStatus, is_terminal
-from stratus.services import files, holds, quotas
+from stratus.models.webhooks import WebhookEvent
+from stratus.services import files, holds, quotas, telemetry, webhooks
+from stratus.stores.quotas import waiting_order
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -98,14 +100,14 @@ def accept(
     record: J,
     store: JobStore[J],
     inputs: list[FileRecord],
-    machine: StateMachineStore,
+    machine: StateMachineStore | None,
     machine_input: dict[str, Any],
     stores: Stores,
     idempotency: tuple[str, str] | None = None,
 ) -> str:
     """Store the PENDING record, the idempotency key, the hold on its algorithm version and the input
     holds in one transaction, then start the job's state machine run; returns the job's id (a retry's:
-    the first request's).
+    the first request's). Without ``machine`` the caller starts the run (a workflow's Map does).
 
     ``idempotency`` is (key, request hash). Raises NotFoundError (also: the version was deleted since it
     was read), NotReadyError (an input changed since it was read), ConflictError (the key was used with
@@ -158,13 +160,25 @@ def accept(
             inputs = files.get_ready_many([f.file_id for f in inputs], record.tenant, stores)
     else:  # every attempt raced (here only when a repaired quota kept filling up again)
         raise ConflictError("the request raced other requests; try again")
+    if machine is not None:
+        _start_run(job_id, store, inputs, machine, machine_input, stores)
+    return job_id
+
+
+def _start_run(
+    job_id: str,
+    store: JobStore[J],
+    inputs: list[FileRecord],
+    machine: StateMachineStore,
+    machine_input: dict[str, Any],
+    stores: Stores,
+) -> None:
     try:
         machine.start(job_id, machine_input)
     except Exception as exc:
         # Nothing would ever move a record whose run did not start: it ends FAILED, and the error goes on.
         fail_unstarted(job_id, store, [f.file_id for f in inputs], exc, stores)
         raise
-    return job_id
 
 
 def _first_request(tenant: str, key: str, digest: str, stores: Stores) -> str:
@@ -185,6 +199,7 @@ def fail_unstarted(
         record = store.fail(job_id, error)
     except IllegalTransitionError:
         record = store.get(job_id)  # stopped in the meantime: that end stands
+    webhooks.notify_end(store.job_kind, record, stores)
     holds.release_job(holds.holder_of(store.job_kind, job_id), record, input_ids, stores)
 
 
@@ -192,28 +207,33 @@ def stop(
     job_id: str,
     tenant: str,
     store: JobStore[J],
-    machine: StateMachineStore,
+    machine: StateMachineStore | None,
     input_ids: list[str],
     stores: Stores,
+    message: str | None = None,
 ) -> J:
-    """Flag the job for a cooperative stop, end the record STOPPED, then stop its run and release its
-    version and inputs. The STOPPED write decides against the worker's final write: a job that ended
-    first keeps its end and its run (which finalizes it), and the stop is refused.
+    """Flag the job for a cooperative stop, end the record STOPPED (noting ``message``), then stop its
+    run (unless ``machine`` is None: the caller stopped it) and release its version and inputs. The
+    STOPPED write decides against the worker's final write: a job that ended first keeps its end and its
+    run (which finalizes it), and the stop is refused.
 
     Raises NotFoundError, IllegalTransitionError (already final).
     """
     store.request_stop(job_id, tenant)
     try:
-        record = store.stop(job_id, f"{store.job_kind.capitalize()} stopped through the API.")
+        record = store.stop(job_id, message or f"{store.job_kind.capitalize()} stopped through the API.")
     except IllegalTransitionError:
         record = store.get(job_id)
         if record.status is not JobStatus.STOPPED:  # the worker (or the state machine) ended it first
             raise IllegalTransitionError(
                 f"{store.job_kind} {job_id} ended {record.status.value} before it could be stopped"
             ) from None
+    # Queued only (never sent here): a receiver that is down cannot hold up the stop.
+    webhooks.notify_job(store.job_kind, record, WebhookEvent.STOPPED, stores)
     # Stopping the run terminates its Batch job, and no finalizing task follows: hence the STOPPED write
     # first, whatever the worker saw of the flag.
-    machine.stop(job_id, STOP_CAUSE)
+    if machine is not None:
+        machine.stop(job_id, STOP_CAUSE)
     holds.release_job(holds.holder_of(store.job_kind, job_id), record, input_ids, stores)
     return record
 
@@ -231,14 +251,17 @@ def mark_started(job_id: str, store: JobStore[J], input_ids: Callable[[J], list[
     record = store.get(job_id)
     if is_terminal(record.status):
         raise IllegalTransitionError(f"{store.job_kind} {job_id} is already {record.status.value}")
-    if not quotas.start_running(record.tenant, holds.holder_of(store.job_kind, job_id), stores):
+    order = waiting_order(record.priority, record.created_at)
+    if not quotas.start_running(record.tenant, holds.holder_of(store.job_kind, job_id), order, stores):
         raise RunSlotsBusyError(
-            f"tenant {record.tenant} runs {stores.quotas.max_running} jobs, its limit: "
-            f"{store.job_kind} {job_id} waits until one ends"
+            f"tenant {record.tenant} runs {stores.quotas.max_running} jobs, its limit, or queued jobs "
+            f"go first: {store.job_kind} {job_id} waits until a slot is its turn"
         )
     if record.status is JobStatus.PENDING:
         try:
             record = store.mark_started(job_id)
+            telemetry.count_started(store.job_kind)
+            webhooks.notify_job(store.job_kind, record, WebhookEvent.START, stores)
         except IllegalTransitionError:
             record = store.get(job_id)  # a concurrent attempt moved it on first
     if is_terminal(record.status):
@@ -246,6 +269,26 @@ def mark_started(job_id: str, store: JobStore[J], input_ids: Callable[[J], list[
     # Off the accept path: the lifecycle acts in days, so the objects are tagged held well in time.
     inputs = stores.files.get_many(input_ids(record), record.tenant).values()
     holds.tag_held(holds.holder_of(store.job_kind, job_id), inputs, stores)
+    return record
+
+
+def set_priority(job_id: str, tenant: str, priority: int, store: JobStore[J], stores: Stores) -> J:
+    """Change a queued (PENDING) job's priority, on its record and on its place in the tenant's queue.
+
+    A job that asks for a slot between the two writes notes itself at its old place; its next attempt
+    (within the state machines' retry delay) notes the new one.
+
+    Raises NotFoundError, IllegalTransitionError (the job is no longer PENDING).
+    """
+    try:
+        record = store.set_priority(job_id, tenant, priority)
+    except IllegalTransitionError:
+        status = store.get(job_id, tenant).status.value
+        raise IllegalTransitionError(
+            f"{store.job_kind} {job_id} is {status}: only a queued (PENDING) job's priority can change"
+        ) from None
+    order = waiting_order(record.priority, record.created_at)
+    stores.quotas.reorder(tenant, holds.holder_of(store.job_kind, job_id), order)
     return record
 
 

@@ -7,6 +7,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from stratus.models.executions import ExecutionInput, ExecutionRecord
+from stratus.models.webhooks import subscription_fields
 from stratus.services import files, jobs
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def execute(
     request: ExecutionCreate,
     tenant: str,
     stores: Stores,
-    machine: StateMachineStore,
+    machine: StateMachineStore | None,
     idempotency_key: str | None = None,
 ) -> str:
     """Check the request, store a PENDING record with its plan and start its state machine run; returns
@@ -52,6 +53,8 @@ def execute(
         additional_parameters=plan.parameters,
         plan=plan,
         session_token=request.session_token or secrets.token_urlsafe(24),
+        priority=request.priority,
+        **subscription_fields(request),
         created_at=now,
         expires_at=int(now) + EXECUTION_LIFETIME_SECONDS,
     )

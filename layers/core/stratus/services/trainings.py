@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from stratus.errors import ConflictError, IllegalTransitionError
-from stratus.models.jobs import JobError, is_terminal
+from stratus.models.jobs import BatchScheduling, JobError, is_terminal
 from stratus.models.samples import Sample, file_ids_of
 from stratus.models.trainings import (
     ChainStep,
@@ -20,7 +20,8 @@ from stratus.models.trainings import (
     TrainingInput,
     TrainingRecord,
 )
-from stratus.services import files, holds, jobs
+from stratus.models.webhooks import subscription_fields
+from stratus.services import files, holds, jobs, telemetry, webhooks
 
 if TYPE_CHECKING:
     from stratus.models.checkpoints import CheckpointRecord
@@ -40,6 +41,9 @@ EXTENSION_KEEPS = {
     "tags",
     "execution_device_override",
     "selection",
+    "webhook_url",
+    "webhook_events",
+    "priority",
 }
 
 
@@ -47,7 +51,7 @@ def train(
     request: TrainingCreate,
     tenant: str,
     stores: Stores,
-    machine: StateMachineStore,
+    machine: StateMachineStore | None,
     idempotency_key: str | None,
 ) -> str:
     """Check everything statically checkable, store a PENDING training with its plan and rounds, hold
@@ -85,7 +89,9 @@ def _prepare(request: TrainingCreate, tenant: str, stores: Stores) -> tuple[Trai
         tags=request.tags,
         execution_device_override=request.execution_device_override,
         selection=request.selection,
+        **subscription_fields(request),
         rounds=split_rounds(request.training_data, request.rounds, request.round_size),
+        priority=request.priority,
     )
     return record, inputs
 
@@ -111,7 +117,7 @@ def _new_training(samples: list[SampleRecord], stores: Stores, **fields: Any) ->
 def _accept(
     record: TrainingRecord,
     inputs: list[FileRecord],
-    machine: StateMachineStore,
+    machine: StateMachineStore | None,
     stores: Stores,
     key: tuple[str, str] | None = None,
 ) -> str:
@@ -145,7 +151,7 @@ def stop(training_id: str, tenant: str, stores: Stores, machine: StateMachineSto
     Raises NotFoundError, IllegalTransitionError (already final).
     """
     record = stores.trainings.get(training_id, tenant)
-    return jobs.stop(training_id, tenant, stores.trainings, machine, _input_ids(record), stores)
+    return jobs.stop(training_id, tenant, stores.trainings, machine, input_ids(record), stores)
 
 
 def extend(
@@ -182,7 +188,7 @@ def extend(
     return _accept(record, inputs, machine, stores)
 
 
-def _input_ids(record: TrainingRecord) -> list[str]:
+def input_ids(record: TrainingRecord) -> list[str]:
     return file_ids_of([item for manifest in record.samples.values() for item in manifest["files"]])
 
 
@@ -205,7 +211,7 @@ def run_task(task: TrainingTask, stores: Stores) -> ChainStep:
 def prepare(training_id: str, stores: Stores) -> ChainStep:
     """PENDING → STARTED (a retried task finds it STARTED or RUNNING) and the inputs tagged held; the
     chain starts at its first round. Raises NotFoundError, IllegalTransitionError (already final)."""
-    return _step(jobs.mark_started(training_id, stores.trainings, _input_ids, stores), 0)
+    return _step(jobs.mark_started(training_id, stores.trainings, input_ids, stores), 0)
 
 
 def select_best(training_id: str, round_position: int, stores: Stores) -> ChainStep:
@@ -275,9 +281,17 @@ def mark_failed(training_id: str, failure: TaskFailure, stores: Stores) -> Chain
 
 
 def _release(record: TrainingRecord, stores: Stores) -> ChainStep:
-    holds.release_job(holds.holder_of("training", record.training_id), record, _input_ids(record), stores)
+    holds.release_job(holds.holder_of("training", record.training_id), record, input_ids(record), stores)
+    telemetry.count_ended("training", record)
+    webhooks.notify_end("training", record, stores, record.output_checkpoint_ids)
     return _step(record, len(record.rounds), done=True)
 
 
 def _step(record: TrainingRecord, position: int, done: bool = False) -> ChainStep:
-    return ChainStep(training_id=record.training_id, round=position, done=done, status=record.status)
+    return ChainStep(
+        training_id=record.training_id,
+        round=position,
+        done=done,
+        status=record.status,
+        scheduling=BatchScheduling.of(record),
+    )

@@ -11,6 +11,8 @@ from stratus.stores.samples import SampleStore
 from stratus.stores.state_machines import StateMachineStore
 from stratus.stores.tokens import TokenStore
 from stratus.stores.trainings import TrainingStore
+from stratus.stores.webhooks import WebhookSender, WebhookStore
+from stratus.stores.workflows import WorkflowStore
 
 __all__ = [
     "AlgorithmStore",
@@ -25,5 +27,8 @@ __all__ = [
     "TokenStore",
     "Stores",
     "TrainingStore",
+    "WorkflowStore",
+    "WebhookSender",
+    "WebhookStore",
     "build_stores",
 ]

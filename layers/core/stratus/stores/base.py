@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from stratus.errors import AlreadyExistsError, IllegalTransitionError, InvalidInputError, NotFoundError
 from stratus.models.records import TagFilter, TenantRecord
@@ -30,6 +30,8 @@ MAX_BATCH_READ = 100
 MAX_TRANSACTION_ITEMS = 100
 
 Item = dict[str, Any]
+# The key /health reads to see the table answer; no record is stored under it.
+HEALTH_PROBE_KEY = {"pk": "health", "sk": "health"}
 Write = dict[str, Any]
 # A write whose values DynamoDB refuses (an item over 400 KB, a value it cannot store): every value we
 # write whole comes from a request or from what a request named, so it is the client's mistake, not a 500.
@@ -107,6 +109,14 @@ class RecordStore:
 
     def _now(self) -> int:
         return int(self._clock())
+
+    def is_reachable(self) -> bool:
+        """Whether the table answers a read (of a key no record has: half a read unit)."""
+        try:
+            self._table.get_item(Key=HEALTH_PROBE_KEY)
+        except (ClientError, BotoCoreError):
+            return False
+        return True
 
     def _is_live(self, item: Mapping[str, Any]) -> bool:
         # AWS deletes expired items up to days late (moto never does): expiry is decided on read.
@@ -245,6 +255,30 @@ class RecordStore:
             if not start or len(items) >= limit:
                 break
         return items, self._cursors.encode(from_item(start), partition) if start else None
+
+    def _query_since(self, partition: str, since: float, limit: int) -> tuple[list[Item], bool]:
+        """A kind's live items created at or after ``since`` from the listing index, newest first, at
+        most ``limit``; and whether more were left (a key range on the sort key, never a Scan)."""
+        condition = Key("gsi1pk").eq(partition) & Key("gsi1sk").gte(listing_sort_key(since, ""))
+        live: ConditionBase = Attr("expires_at").not_exists() | Attr("expires_at").gt(self._now())
+        items: list[Item] = []
+        start: dict[str, Any] | None = None
+        while len(items) < limit:
+            kwargs: dict[str, Any] = {
+                "IndexName": GSI_NAME,
+                "KeyConditionExpression": condition,
+                "FilterExpression": live,
+                "ScanIndexForward": False,
+                "Limit": limit - len(items),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._table.query(**kwargs)
+            items.extend(from_item(i) for i in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return items, False
+        return items, True
 
     def _query_page(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -390,6 +424,12 @@ class TenantRecordStore(RecordStore, Generic[R]):
             listing_partition(self.kind, tenant), limit, cursor, status, match, tags
         )
         return [self.model.model_validate(i) for i in items], next_cursor
+
+    def list_since(self, tenant: str, since: float, limit: int) -> tuple[list[R], bool]:
+        """``tenant``'s live records created at or after ``since``, newest first, at most ``limit``; and
+        whether more were left out."""
+        items, more = self._query_since(listing_partition(self.kind, tenant), since, limit)
+        return [self.model.model_validate(i) for i in items], more
 
     def delete(self, record_id: str, tenant: str, condition: ConditionBase | None = None) -> R:
         """Delete a live record of ``tenant``; returns it. Raises NotFoundError (also when ``condition``

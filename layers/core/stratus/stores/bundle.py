@@ -17,6 +17,8 @@ from stratus.stores.quotas import QuotaStore
 from stratus.stores.samples import SampleStore
 from stratus.stores.tokens import TokenStore
 from stratus.stores.trainings import TrainingStore
+from stratus.stores.webhooks import WebhookSender, WebhookStore
+from stratus.stores.workflows import WorkflowStore
 
 if TYPE_CHECKING:
     from stratus.clock import Clock
@@ -36,7 +38,10 @@ class Stores:
     idempotency: IdempotencyStore
     tokens: TokenStore
     quotas: QuotaStore
+    workflows: WorkflowStore
     objects: ObjectStore
+    webhooks: WebhookStore
+    webhook_sender: WebhookSender
     clock: Clock
 
 
@@ -56,6 +61,9 @@ def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
         idempotency=IdempotencyStore(table, clock),
         quotas=QuotaStore(table, clock, settings.max_queued_jobs, settings.max_running_jobs),
         tokens=TokenStore(table, clock, secret),
+        workflows=WorkflowStore(table, clock, secret),
         objects=ObjectStore(s3, settings.data_bucket),
+        webhooks=WebhookStore(table, clock),
+        webhook_sender=WebhookSender(aws.client("sqs"), settings.webhook_queue_url),
         clock=clock,
     )

@@ -30,13 +30,20 @@ class FileStore(TenantRecordStore[FileRecord]):
         return record.model_dump(mode="json", exclude={"held_by"})
 
     def mark_ready(
-        self, file_id: str, size: int, expires_at: int, version_id: str | None = None
+        self,
+        file_id: str,
+        size: int,
+        expires_at: int,
+        version_id: str | None = None,
+        content_hash: str | None = None,
     ) -> FileRecord:
-        """PENDING → READY with the validated size and S3 version. Raises NotFoundError,
+        """PENDING → READY with the validated size, S3 version and content hash. Raises NotFoundError,
         IllegalTransitionError."""
         values: dict[str, Any] = {"size": size, "expires_at": expires_at}
         if version_id is not None:
             values["version_id"] = version_id
+        if content_hash is not None:
+            values["content_hash"] = content_hash
         return self._end_upload(file_id, FileStatus.READY, values)
 
     def mark_rejected(self, file_id: str, reason: str) -> FileRecord:

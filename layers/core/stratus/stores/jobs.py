@@ -77,6 +77,17 @@ class JobStore(TenantRecordStore[J]):
             job_id, values, allowed_statuses=[s.value for s in LIVE_STATUSES], condition=condition
         )
 
+    def set_priority(self, job_id: str, tenant: str, priority: int) -> J:
+        """Set a PENDING job's priority. Raises NotFoundError (also another tenant's job),
+        IllegalTransitionError (no longer PENDING)."""
+        self.get(job_id, tenant)  # another tenant's job reads as missing, not as a conflict
+        return self._update(
+            job_id,
+            {"priority": priority},
+            allowed_statuses=[JobStatus.PENDING.value],
+            condition=Attr("tenant").eq(tenant),
+        )
+
     def append_log(self, job_id: str, lines: Iterable[str], known: J | None = None) -> J:
         """Append lines to the log. With ``known`` (the record as the caller last saw it) the first
         attempt skips the read. Raises NotFoundError, IllegalTransitionError (appends kept racing)."""

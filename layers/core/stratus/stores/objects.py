@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from stratus.errors import InvalidInputError, NotFoundError
 
@@ -48,6 +48,7 @@ class ObjectVersion:
 
     version_id: str | None
     size: int
+    etag: str | None = None
 
 
 class ObjectStore:
@@ -71,6 +72,14 @@ class ObjectStore:
     def put(self, key: str, body: bytes) -> None:
         """Store bytes that never expire (algorithm code and assets)."""
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=body)
+
+    def is_reachable(self) -> bool:
+        """Whether the bucket answers (HeadBucket: no object is read)."""
+        try:
+            self._s3.head_bucket(Bucket=self._bucket)
+        except (ClientError, BotoCoreError):
+            return False
+        return True
 
     def exists(self, key: str) -> bool:
         """Whether an object is there."""
@@ -115,7 +124,9 @@ class ObjectStore:
         """The given version of an object, else its current one. Raises NotFoundError."""
         with _missing_as_not_found("file content not found"):
             response = self._s3.head_object(Bucket=self._bucket, Key=key, **_version(version_id))
-        return ObjectVersion(version_id=response.get("VersionId"), size=response["ContentLength"])
+        return ObjectVersion(
+            version_id=response.get("VersionId"), size=response["ContentLength"], etag=response.get("ETag")
+        )
 
     def open_ranged(self, key: str, size: int, version_id: str | None = None) -> RangedReader:
         """A seekable read-only file over the object (version), fetched in blocks on demand."""

@@ -29,6 +29,14 @@ class Runner(BaseRunner):
             while time.monotonic() - started < MAX_RUN_S:
                 self.set_progress(min((time.monotonic() - started) / MAX_RUN_S, 0.99))  # raises on a stop
                 time.sleep(0.05)
+        if behaviour == "fail_first_in_session":
+            try:
+                runs = self.load_item_from_session("runs") + 1
+            except KeyError:
+                runs = 1
+            self.save_item_to_session(runs, "runs")
+            if runs == 1:
+                raise ValueError("the first run in this session fails on purpose")
         if behaviour == "count_in_session":
             try:
                 count = self.load_item_from_session("count") + 1

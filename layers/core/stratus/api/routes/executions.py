@@ -16,6 +16,7 @@ from stratus.api.deps import (
     LimitQuery,
     LogFromQuery,
     LogLimitQuery,
+    SettingsDep,
     StoresDep,
 )
 from stratus.models.executions import (
@@ -25,10 +26,11 @@ from stratus.models.executions import (
     ExecutionStarted,
     ExecutionStatus,
     ExecutionStopped,
+    ExecutionUpdate,
 )
 from stratus.models.ids import AlgorithmId
 from stratus.models.jobs import LogPage
-from stratus.services import launch
+from stratus.services import jobs, launch, webhooks
 
 router = APIRouter(tags=["executions"])
 
@@ -49,9 +51,11 @@ def execute_algorithm(
     caller: CallerDep,
     stores: StoresDep,
     machine: ExecutionMachineDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ExecutionStarted:
     """Check the inputs, algorithm, device and parameters, then queue the execution (PENDING)."""
+    webhooks.check_subscription(body, settings.allow_private_webhook_targets)
     execution_id = launch.execute(body, caller.tenant, stores, machine, idempotency_key)
     return ExecutionStarted(execution_id=execution_id)
 
@@ -80,6 +84,19 @@ def list_executions(
 async def get_execution(execution: ExecutionDep) -> Execution:
     """The execution record, with its outputs once COMPLETED."""
     return Execution.from_record(execution)
+
+
+@router.patch(
+    "/executions/{execution_id}",
+    summary="Change a queued execution's priority",
+    responses={404: ERRORS[404], 409: {"description": "The execution is not queued (PENDING)"}},
+)
+def update_execution(
+    execution_id: ExecutionIdPath, body: ExecutionUpdate, caller: CallerDep, stores: StoresDep
+) -> Execution:
+    """Set the priority of a PENDING execution: higher takes the tenant's next free running slot first."""
+    record = jobs.set_priority(execution_id, caller.tenant, body.priority, stores.executions, stores)
+    return Execution.from_record(record)
 
 
 @router.post(

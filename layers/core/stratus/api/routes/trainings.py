@@ -13,13 +13,22 @@ from stratus.api.deps import (
     LimitQuery,
     LogFromQuery,
     LogLimitQuery,
+    SettingsDep,
     StoresDep,
     TagsDep,
     TrainingMachineDep,
 )
 from stratus.models.ids import TrainingId
 from stratus.models.jobs import JobStatus, JobStopped, LogPage
-from stratus.models.trainings import Training, TrainingCreate, TrainingExtend, TrainingPage, TrainingStarted
+from stratus.models.trainings import (
+    Training,
+    TrainingCreate,
+    TrainingExtend,
+    TrainingPage,
+    TrainingStarted,
+    TrainingUpdate,
+)
+from stratus.services import jobs, webhooks
 from stratus.services import trainings as service
 
 router = APIRouter(tags=["trainings"])
@@ -38,9 +47,11 @@ def train_algorithm(
     caller: CallerDep,
     stores: StoresDep,
     machine: TrainingMachineDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> TrainingStarted:
     """Check the samples, algorithm, parameters and chain, then queue the training (PENDING)."""
+    webhooks.check_subscription(body, settings.allow_private_webhook_targets)
     return TrainingStarted(training_id=service.train(body, caller.tenant, stores, machine, idempotency_key))
 
 
@@ -67,6 +78,19 @@ def list_trainings(
 def get_training(training_id: TrainingIdPath, caller: CallerDep, stores: StoresDep) -> Training:
     """The training record, with its rounds and best checkpoint."""
     return Training.from_record(stores.trainings.get(training_id, caller.tenant), stores.clock())
+
+
+@router.patch(
+    "/training/{training_id}",
+    summary="Change a queued training's priority",
+    responses={404: ERRORS[404], 409: {"description": "The training is not queued (PENDING)"}},
+)
+def update_training(
+    training_id: TrainingIdPath, body: TrainingUpdate, caller: CallerDep, stores: StoresDep
+) -> Training:
+    """Set the priority of a PENDING training: higher takes the tenant's next free running slot first."""
+    record = jobs.set_priority(training_id, caller.tenant, body.priority, stores.trainings, stores)
+    return Training.from_record(record, stores.clock())
 
 
 @router.post(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from stratus.errors import IllegalTransitionError, InvalidInputError, StratusError
+from stratus.errors import IllegalTransitionError, InvalidInputError, NotFoundError, StratusError
 from stratus.models.executions import ExecutionCreate
 from stratus.models.trainings import TrainingCreate
 from stratus.models.webhooks import WebhookEvent
@@ -231,7 +231,7 @@ def retry_step(
     steps = stores.workflows.steps(workflow_id)
     step = next((s for s in steps if s.step_id == step_id), None)
     if step is None:
-        raise InvalidInputError(f"workflow {workflow_id} has no step {step_id}")
+        raise NotFoundError(f"workflow {workflow_id} has no step {step_id}")
     if step.status is not StepStatus.FAILED:
         raise IllegalTransitionError(f"step {step_id} is {step.status.value}; only a FAILED step is retried")
     if record.status not in (WorkflowStatus.PAUSED, WorkflowStatus.FAILED) or record.runner_active:

@@ -30,7 +30,11 @@ def health(
     """Is the API up (and, with checks, can it reach what it needs)?"""
     if not checks:
         return Health(status="ok")
-    configured = None not in (settings.execution_state_machine_arn, settings.training_state_machine_arn)
+    configured = None not in (
+        settings.execution_state_machine_arn,
+        settings.training_state_machine_arn,
+        settings.workflow_state_machine_arn,
+    )
     answer = monitoring.health(stores, configured)
     if answer.status != "ok":
         response.status_code = UNAVAILABLE

@@ -166,7 +166,7 @@ def cancel_workflow(
 @router.post(
     "/workflows/{workflow_id}/steps/{step_id}/retry",
     summary="Retry one failed step",
-    responses={404: ERRORS[404], 409: ERRORS[409], 422: {"description": "The workflow has no such step"}},
+    responses={404: {"description": "Unknown workflow, or it has no such step"}, 409: ERRORS[409]},
 )
 def retry_step(
     workflow_id: WorkflowIdPath,

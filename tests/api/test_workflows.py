@@ -18,6 +18,7 @@ from stratus.settings import Settings, get_settings
 from stratus.stores import Stores
 
 from gpu_worker.builtins import builtin_zip
+from tests.conftest import MovableClock
 
 DEFINITION = {"StartAt": "Accept", "States": {"Accept": {"Type": "Pass", "End": True}}}
 ROLE_ARN = "arn:aws:iam::123456789012:role/workflow-test"
@@ -205,8 +206,11 @@ def test_delete_cancels_and_removes_the_workflow(client: TestClient, pair: list[
     assert client.get(f"{WORKFLOWS}/{workflow_id}").status_code == 404
 
 
-def test_list_filters_by_status_newest_first(client: TestClient, pair: list[dict[str, Any]]) -> None:
+def test_list_filters_by_status_newest_first(
+    client: TestClient, pair: list[dict[str, Any]], clock: MovableClock
+) -> None:
     pending = _create(client, pair, start=False).json()["id"]
+    clock.advance(1)
     running = _create(client, pair).json()["id"]
 
     everything = client.get(WORKFLOWS).json()["items"]

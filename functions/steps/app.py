@@ -13,7 +13,7 @@ from stratus.models.trainings import (
     PrepareTrainingTask,
     SelectBestTask,
 )
-from stratus.models.workflows import MarkWorkflowFailedTask, PlanRoundTask, SettleStepTask
+from stratus.models.workflow_runs import MarkWorkflowFailedTask, PlanRoundTask, SettleStepTask
 from stratus.observability import logger, metrics, tracer
 from stratus.services import executions, trainings, workflow_runs
 from stratus.settings import get_settings

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from stratus.models.algorithms import BUILTIN_OWNER
 from stratus.models.executions import ExecutionError
-from stratus.models.workflows import PlanRoundTask, StepStatus, TaskType, WorkflowCreate, WorkflowStatus
+from stratus.models.workflow_runs import PlanRoundTask
+from stratus.models.workflows import StepStatus, TaskType, WorkflowCreate, WorkflowStatus
 from stratus.services import algorithms, files, workflow_runs, workflows
 from stratus.settings import Settings
 from stratus.stores import Stores

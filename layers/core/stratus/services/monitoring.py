@@ -196,7 +196,9 @@ def health(stores: Stores, machines_configured: bool) -> Health:
     checks = {
         "table": _check(stores.quotas.is_reachable(), "the records table answers a read"),
         "bucket": _check(stores.objects.is_reachable(), "the data bucket answers HeadBucket"),
-        "state_machines": _check(machines_configured, "the execution, training and workflow state machines are set"),
+        "state_machines": _check(
+            machines_configured, "the execution, training and workflow state machines are set"
+        ),
     }
     healthy = all(check.status == "ok" for check in checks.values())
     return Health(status="ok" if healthy else "degraded", checks=checks)

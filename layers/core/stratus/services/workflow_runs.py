@@ -21,12 +21,11 @@ from stratus.models.executions import ExecutionCreate, ExecutionInput
 from stratus.models.jobs import JobError, JobStatus, is_terminal
 from stratus.models.trainings import TrainingCreate, TrainingInput, TrainingRecord
 from stratus.models.webhooks import WebhookEvent
+from stratus.models.workflow_runs import PlanRoundTask, RoundPlan, SettleStepTask, StepRun
 from stratus.models.workflows import (
     FINAL_STEP_STATUSES,
     OnFailure,
-    RoundPlan,
     StepRecord,
-    StepRun,
     StepStatus,
     TaskType,
     WorkflowStatus,
@@ -34,13 +33,8 @@ from stratus.models.workflows import (
 from stratus.services import dags, holds, jobs, launch, step_cache, trainings, webhooks
 
 if TYPE_CHECKING:
-    from stratus.models.workflows import (
-        MarkWorkflowFailedTask,
-        PlanRoundTask,
-        SettleStepTask,
-        WorkflowRecord,
-        WorkflowTask,
-    )
+    from stratus.models.workflow_runs import MarkWorkflowFailedTask, WorkflowTask
+    from stratus.models.workflows import WorkflowRecord
     from stratus.stores import Stores
     from stratus.stores.jobs import JobStore
 
@@ -61,8 +55,6 @@ TIMEOUT_ERROR = "States.Timeout"
 
 def run_task(task: WorkflowTask, stores: Stores) -> RoundPlan | StepRecord:
     """Run one of the runner's tasks."""
-    from stratus.models.workflows import PlanRoundTask, SettleStepTask
-
     if isinstance(task, PlanRoundTask):
         return plan_round(task, stores)
     if isinstance(task, SettleStepTask):

@@ -14,6 +14,7 @@ from stratus.errors import IllegalTransitionError, InvalidInputError, NotFoundEr
 from stratus.models.executions import ExecutionCreate
 from stratus.models.trainings import TrainingCreate
 from stratus.models.webhooks import WebhookEvent
+from stratus.models.workflow_runs import WorkflowInput
 from stratus.models.workflows import (
     FINAL_STEP_STATUSES,
     RERUN_STEP_STATUSES,
@@ -21,7 +22,6 @@ from stratus.models.workflows import (
     StepRecord,
     StepStatus,
     TaskType,
-    WorkflowInput,
     WorkflowRecord,
     WorkflowStatus,
 )

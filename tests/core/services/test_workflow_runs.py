@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from stratus.errors import IllegalTransitionError
 from stratus.models.algorithms import BUILTIN_OWNER
 from stratus.models.executions import ExecutionError
 from stratus.models.workflow_runs import PlanRoundTask
@@ -179,3 +180,20 @@ def test_a_cached_step_reuses_outputs_until_one_is_deleted(
     assert cached.result == {"output_dataset_ids": [output_id]}
     assert [s.step_id for s in reused.steps] == ["refine"]  # generate's dependents start at once
     assert [s.step_id for s in missed.steps] == ["generate"]
+
+
+def test_a_step_does_not_start_once_its_workflow_was_paused(
+    stores: Stores, threshold_id: str, input_id: str
+) -> None:
+    workflow_id = _workflow(stores, threshold_id, input_id)
+    record = stores.workflows.get(workflow_id)  # as a round read it, before the pause came in
+    step = stores.workflows.steps(workflow_id)[0]
+    stores.workflows.transition(workflow_id, WorkflowStatus.PAUSED)
+
+    with pytest.raises(IllegalTransitionError, match="paused or cancelled"):
+        workflow_runs._start_step(record, step, [step], MACHINES, stores)
+
+    assert stores.workflows.steps(workflow_id)[0].status is StepStatus.PENDING
+    (job,) = stores.executions.list_recent(TENANT, 10, None)[0]
+    assert job.status.value == "FAILED"
+    assert stores.quotas.usage(TENANT).queued == set()

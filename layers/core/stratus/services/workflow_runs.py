@@ -208,6 +208,8 @@ def _start_ready(
                 started = _start_step(record, step, steps, machines, stores)
             except TooManyRequestsError:
                 return runs, False  # the tenant's queue is full: a later round tries again
+            except IllegalTransitionError:
+                return runs, False  # paused or cancelled meanwhile: nothing more starts
             except ConflictError:
                 continue  # raced a change (an input's hold): the next round tries again
             if isinstance(started, StepRun):
@@ -249,19 +251,23 @@ def _start_step(
     except (StratusError, ValidationError) as exc:
         detail = exc.detail if isinstance(exc, StratusError) else _validation_message(exc)
         return _fail_step(step, f"its {kind.value} was refused: {detail}", stores)
-    now = stores.clock()
-    started = _update(
-        step,
-        {
-            "status": StepStatus.RUNNING.value,
-            "task_id": task_id,
-            "task_ids": [*step.task_ids, task_id],
-            "cache_digest": digest,
-            "started_at": now,
-            "completed_at": None,
-        },
-        stores,
-    )
+    values = {
+        "status": StepStatus.RUNNING.value,
+        "task_id": task_id,
+        "task_ids": [*step.task_ids, task_id],
+        "cache_digest": digest,
+        "started_at": stores.clock(),
+        "completed_at": None,
+        "updated_at": stores.clock(),
+    }
+    try:
+        stores.workflows.start_step(step, values, record.runner or "")
+    except IllegalTransitionError as exc:
+        # Paused or cancelled since this round began: the job never runs, and gives its places back.
+        job = job_store(kind, stores).get(task_id)
+        jobs.fail_unstarted(task_id, job_store(kind, stores), _inputs(job), exc, stores)
+        raise
+    started = step.model_copy(update={**values, "status": StepStatus.RUNNING})
     return _step_run(started, machines, stores)
 
 

@@ -7,9 +7,17 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from stratus.errors import InvalidInputError
+from stratus.errors import IllegalTransitionError, InvalidInputError
 from stratus.models.workflows import StepRecord, WorkflowRecord, WorkflowStatus, workflow_sources_of
-from stratus.stores.base import REFUSED_RECORD, Item, TenantRecordStore, from_item, record_key, to_item
+from stratus.stores.base import (
+    REFUSED_RECORD,
+    Item,
+    TenantRecordStore,
+    document_path,
+    from_item,
+    record_key,
+    to_item,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -92,6 +100,35 @@ class WorkflowStore(TenantRecordStore[WorkflowRecord]):
             remove=remove,
         )
         return StepRecord.model_validate(item)
+
+    def start_step(self, step: StepRecord, values: Mapping[str, Any], run: str) -> None:
+        """Set ``values`` (None removes) on a PENDING step, in one transaction with the check that
+        ``run`` still drives the RUNNING workflow: a pause or cancel that came first wins, and no step
+        starts after it. Raises IllegalTransitionError."""
+        names: dict[str, str] = {}
+        given = {path: value for path, value in values.items() if value is not None}
+        sets = [f"{document_path(path, f'#set{i}', names)} = :set{i}" for i, path in enumerate(given)]
+        removes = [document_path(p, f"#remove{i}", names) for i, p in enumerate(values) if values[p] is None]
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        update = {
+            "Update": {
+                "Key": step_key(step.workflow_id, step.step_id),
+                "UpdateExpression": expression,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_item({f":set{i}": v for i, v in enumerate(given.values())}),
+                "Condition": Attr("status").eq(step.status.value),
+            }
+        }
+        driving = (
+            Attr("status").eq(WorkflowStatus.RUNNING.value)
+            & Attr("runner").eq(run)
+            & Attr("runner_active").eq(True)
+        )
+        check = {"ConditionCheck": {"Key": self.key(step.workflow_id), "Condition": driving}}
+        if self.transact([update, check]) is not None:
+            raise IllegalTransitionError(
+                f"step {step.step_id} did not start: it changed, or the workflow was paused or cancelled"
+            )
 
     def transition(
         self,

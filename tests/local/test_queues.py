@@ -141,6 +141,9 @@ def test_poller_thread_runs_batches_in_the_background(
     queues: tuple[str, str], poll: Callable[..., None]
 ) -> None:
     queue, dead = queues
+    # As deployed: with the fixture's visibility timeout of 0 the thread's next receive could take the
+    # message again before its delete, and a second receive dead-letters it.
+    boto3.client("sqs").set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "30"})
     poller = QueuePoller()
     poller.start()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from stratus.api.deps import AUTHENTICATED
 from stratus.api.errors import install_error_handlers
@@ -26,7 +27,13 @@ from stratus.stores import Stores, build_stores
 
 API_PREFIX = "/api/v0"
 # The routes anyone may call (template.yaml gives each an event with Authorizer NONE): health and docs.
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Swagger UI's and ReDoc's scripts and styles, served from the fastapi-offline package (no CDN).
+DOCS_ASSETS_URL = "/docs-assets"
+PUBLIC_PATHS = frozenset(
+    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", f"{DOCS_ASSETS_URL}/{{proxy+}}"}
+)
+# API Gateway's greedy path variable: a public path ending in it covers everything below its prefix.
+GREEDY = "{proxy+}"
 BEARER_DESCRIPTION = "An ID token of the user pool (or OIDC issuer), or an API token (POST /api/v0/tokens)"
 UNAUTHORIZED_RESPONSE = {
     "description": "No credential, or one that is invalid, expired or revoked",
@@ -40,10 +47,11 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     if settings.cursor_secret is None:
         # A deployment error: refused at the cold start, not at the first list.
         raise RuntimeError("CURSOR_SECRET is not set: the API signs its page cursors with it")
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Stratus",
         version="0.1.0",
         description="Serverless compute for scientific algorithms on HDF5 data, Compox-compatible.",
+        static_url=DOCS_ASSETS_URL,
     )
     app.state.settings = settings
     app.state.stores = stores or build_stores(settings)
@@ -55,6 +63,13 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     app.include_router(webhooks.router, prefix=API_PREFIX, dependencies=AUTHENTICATED)
     _document_security(app)
     return app
+
+
+def is_public(path: str) -> bool:
+    """Whether anyone may call ``path`` (template.yaml routes it with Authorizer NONE)."""
+    return path in PUBLIC_PATHS or any(
+        path.startswith(public.removesuffix(GREEDY)) for public in PUBLIC_PATHS if public.endswith(GREEDY)
+    )
 
 
 def _document_security(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from starlette.datastructures import Headers
 
-from stratus.api.app import PUBLIC_PATHS, create_app
+from stratus.api.app import create_app, is_public
 from stratus.api.errors import error_response
 from stratus.observability import logger
 
@@ -53,7 +53,7 @@ class LocalGateway:
         self._decisions: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or is_public(scope["path"]):
             await self._app(scope, receive, send)
             return
         header = Headers(scope=scope).get("authorization")

@@ -387,3 +387,11 @@ def test_openapi_describes_raw_hdf5_body(client: TestClient) -> None:
 
     content = spec["paths"]["/api/v0/files"]["post"]["requestBody"]["content"]
     assert content["application/octet-stream"]["schema"] == {"type": "string", "format": "binary"}
+
+
+def test_download_is_named_after_the_file(client: TestClient, hdf5_file: Callable[..., bytes]) -> None:
+    file_id = client.post("/api/v0/files", content=hdf5_file(), headers=OCTET).json()["file_id"]
+
+    answer = client.get(f"/api/v0/files/{file_id}")
+
+    assert answer.headers["content-disposition"] == f'attachment; filename="{file_id}.h5"'

@@ -372,6 +372,7 @@ def test_read_file_redirect_names_the_files_version_and_raw_bytes(
     query = parse_qs(urlparse(download.redirect_url or "").query)
     assert query["versionId"] == [record.version_id]
     assert query["response-content-type"] == ["application/octet-stream"]
+    assert query["response-content-disposition"] == [f'attachment; filename="{record.file_id}.h5"']
 
 
 def test_delete_file_removes_record_and_bytes(

@@ -54,8 +54,14 @@ class Download:
     """A file's bytes, or where to fetch them when they are too big for a Lambda response."""
 
     size: int
+    disposition: str
     body: bytes = b""
     redirect_url: str | None = None
+
+
+def download_disposition(file_id: str) -> str:
+    """The Content-Disposition a download carries: a file name browsers and `curl -OJ` save it under."""
+    return f'attachment; filename="{file_id}.h5"'
 
 
 def new_file_id() -> str:
@@ -341,10 +347,11 @@ def read_file(file_id: str, tenant: str, stores: Stores, settings: Settings) -> 
     """
     record = get_ready(file_id, tenant, stores)
     size = record.size or 0
+    disposition = download_disposition(record.file_id)
     if size > settings.max_direct_download_bytes:
-        url = stores.objects.presign_get(record.s3_key, DOWNLOAD_URL_SECONDS, record.version_id)
-        return Download(size=size, redirect_url=url)
-    return Download(size=size, body=read_bytes(record, stores))
+        url = stores.objects.presign_get(record.s3_key, DOWNLOAD_URL_SECONDS, record.version_id, disposition)
+        return Download(size=size, disposition=disposition, redirect_url=url)
+    return Download(size=size, disposition=disposition, body=read_bytes(record, stores))
 
 
 def read_bytes(record: FileRecord, stores: Stores) -> bytes:

@@ -153,12 +153,16 @@ class ObjectStore:
             chunk = doomed[start : start + MAX_DELETE_KEYS]
             self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": chunk, "Quiet": True})
 
-    def presign_get(self, key: str, expires_in: int, version_id: str | None = None) -> str:
-        """A presigned GET for an object (version), always answered as raw bytes."""
+    def presign_get(
+        self, key: str, expires_in: int, version_id: str | None = None, disposition: str | None = None
+    ) -> str:
+        """A presigned GET for an object (version), always answered as raw bytes (with ``disposition``
+        as its Content-Disposition)."""
         params = {
             "Bucket": self._bucket,
             "Key": key,
             "ResponseContentType": DOWNLOAD_CONTENT_TYPE,
+            **({"ResponseContentDisposition": disposition} if disposition else {}),
             **_version(version_id),
         }
         return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)

@@ -104,11 +104,15 @@ def complete_upload(file_id: FileIdPath, body: UploadComplete, caller: CallerDep
 def download_file(
     file_id: FileIdPath, caller: CallerDep, stores: StoresDep, settings: SettingsDep
 ) -> Response:
-    """The file's HDF5 bytes."""
+    """The file's HDF5 bytes, named `<file_id>.h5` (Content-Disposition)."""
     download = service.read_file(file_id, caller.tenant, stores, settings)
     if download.redirect_url is not None:
         return RedirectResponse(download.redirect_url, status_code=307)
-    return Response(content=download.body, media_type="application/octet-stream")
+    return Response(
+        content=download.body,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": download.disposition},
+    )
 
 
 @router.get("/{file_id}/status", summary="A file's status and metadata", responses={404: ERRORS[404]})

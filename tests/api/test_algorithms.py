@@ -139,6 +139,20 @@ def test_unknown_algorithm_is_404(client: TestClient) -> None:
     assert client.get("/api/v0/algorithm/nothing/1").json()["code"] == "not_found"
 
 
+def test_get_by_id_answers_as_by_name_and_major(
+    client: TestClient, scale_zip: bytes, builtin_id: str
+) -> None:
+    mine = _deploy(client, scale_zip)
+
+    by_id = client.get(f"/api/v0/algorithm/{mine['algorithm_id']}")
+    builtin = client.get(f"/api/v0/algorithm/{builtin_id}")
+
+    assert by_id.status_code == 200
+    assert by_id.json() == client.get("/api/v0/algorithm/compox_scale/2").json()
+    assert builtin.json()["algorithm_name"] == "threshold" and builtin.json()["builtin"] is True
+    assert client.get("/api/v0/algorithm/all").status_code == 200  # not taken for an id
+
+
 def test_export_round_trips_to_the_same_version(client: TestClient, scale_zip: bytes) -> None:
     deployed = _deploy(client, scale_zip)
 
@@ -293,6 +307,7 @@ def test_another_tenants_algorithm_is_invisible_and_404(
     for response in (
         client.get("/api/v0/algorithm/compox_scale/2"),
         client.get("/api/v0/algorithm/compox_scale/2/export"),
+        client.get(f"/api/v0/algorithm/{theirs['algorithm_id']}"),
         client.delete(f"/api/v0/deploy/algorithm/{theirs['algorithm_id']}"),
     ):
         assert (response.status_code, response.json()["code"]) == (404, "not_found")

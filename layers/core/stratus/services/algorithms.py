@@ -100,6 +100,15 @@ def describe(record: AlgorithmRecord) -> AlgorithmRegistered:
     )
 
 
+def get_by_id(algorithm_id: str, tenant: str, stores: Stores) -> AlgorithmRecord:
+    """The algorithm with this id: a built-in or ``tenant``'s own (another tenant's is not found).
+
+    Raises NotFoundError.
+    """
+    version = stores.algorithms.get_version_by_id(algorithm_id, tenant)
+    return stores.algorithms.get(version.owner, version.name, version.major)
+
+
 def list_algorithms(
     tenant: str,
     stores: Stores,

@@ -77,6 +77,15 @@ def list_algorithms(
     )
 
 
+@router.get("/algorithm/{algorithm_id}", summary="An algorithm by its id", responses={404: ERRORS[404]})
+def get_algorithm_by_id(
+    algorithm_id: Annotated[AlgorithmId, Path()], caller: CallerDep, stores: StoresDep
+) -> AlgorithmRegistered:
+    """The algorithm an `algorithm_id` names (a built-in or the caller's own), as
+    `/algorithm/{name}/{major}` answers it."""
+    return service.describe(service.get_by_id(algorithm_id, caller.tenant, stores))
+
+
 @router.get(
     "/algorithm/{name}/{major}", summary="An algorithm and its parameter schema", responses={404: ERRORS[404]}
 )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from stratus.api.deps import wait_seconds
 
 BAD_IDS = ["not-an-id", "00000000-0000-0000-0000-000000000000", "3F2B1C9E-8A7D-4E6F-9B1A-2C3D4E5F6A7B"]
 ROUTES = [
@@ -40,3 +41,20 @@ def test_malformed_id_is_422(
     assert response.status_code == 422, response.text
     (error,) = response.json()["detail"]
     assert error["type"] == "string_pattern_mismatch"
+
+
+@pytest.mark.parametrize(
+    ("prefer", "seconds"),
+    [
+        ("wait=10", 10),
+        ("respond-async, wait=5", 5),
+        ("Wait = 7", 7),
+        ("wait=100", 25),
+        ("wait=0", None),
+        ("wait=soon", None),
+        ("respond-async", None),
+        (None, None),
+    ],
+)
+def test_wait_seconds_reads_prefer_wait_and_ignores_the_rest(prefer: str | None, seconds: int | None) -> None:
+    assert wait_seconds(prefer) == seconds

@@ -104,6 +104,17 @@ def test_execute_algorithm_stores_pending_record(
     assert record.session_token
 
 
+def test_prefer_wait_answers_as_without_it_when_the_job_runs_on(
+    client: TestClient, request_body: dict[str, Any]
+) -> None:
+    # The stand-in state machine never moves the record: the wait ends with the job still PENDING.
+    response = client.post(EXECUTE, json=request_body, headers={"Prefer": "wait=1"})
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"execution_id"}
+    assert "preference-applied" not in response.headers
+
+
 def test_execute_algorithm_starts_run_named_by_execution_id(
     client: TestClient, machine_arn: str, request_body: dict[str, Any]
 ) -> None:

@@ -129,6 +129,20 @@ def test_threshold_round_trip(
     assert api.get(f"/api/v0/files/{output_id}").status_code == 404
 
 
+def test_prefer_wait_answers_with_the_finished_record(
+    api: httpx.Client, algorithm_ids: dict[str, str], input_id: str
+) -> None:
+    body = {"algorithm_id": algorithm_ids["threshold"], "input_dataset_ids": [input_id]}
+
+    response = api.post(EXECUTE, json=body, headers={"Prefer": "wait=25"})
+
+    assert response.status_code == 200, response.text
+    assert response.headers["preference-applied"] == "wait=25"
+    record = response.json()
+    assert record["status"] == "COMPLETED" and len(record["output_dataset_ids"]) == 1
+    assert record == api.get(f"/api/v0/executions/{record['execution_id']}").json()
+
+
 def test_uploaded_package_round_trip(api: httpx.Client, algorithm_ids: dict[str, str], input_id: str) -> None:
     record = _wait(api, _behave(api, algorithm_ids, input_id, "echo"))
 

@@ -64,6 +64,29 @@ IdempotencyKeyHeader = Annotated[
         description="Retries with the same key and body return the first request's job",
     ),
 ]
+PreferHeader = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        max_length=200,
+        description="`wait=N` (RFC 7240; N at most 25): answer with the final record when the job ends "
+        "within N seconds, else as without it",
+    ),
+]
+# API Gateway's HTTP API gives up on a request after 30 s: a wait stays well under it.
+MAX_WAIT_S = 25
+
+
+def wait_seconds(prefer: str | None) -> int | None:
+    """The seconds a `Prefer: wait=N` header asks for (at most MAX_WAIT_S), or None. Preferences this API
+    does not know, or a malformed wait, are ignored, as RFC 7240 says."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return min(int(value.strip()), MAX_WAIT_S) or None
+    return None
+
+
 LogFromQuery = Annotated[int, Query(ge=0, description="The first line to return (lines count from 0)")]
 LogLimitQuery = Annotated[int, Query(ge=1, le=5000, description="Lines per page")]
 TagsQuery = Annotated[list[str], Query(max_length=64)]

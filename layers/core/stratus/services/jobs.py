@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from stratus.algorithms import AlgorithmConfig, validate_parameters
@@ -39,6 +40,8 @@ IDEMPOTENCY_LIFETIME_SECONDS = 86_400
 # of another second, a release): each retry reads again, so concurrent accepts of one file converge.
 MAX_ACCEPT_ATTEMPTS = 5
 STOP_CAUSE = "stop requested through the API"
+# `Prefer: wait=N` reads the record this often (one consistent GetItem each) while the job runs.
+WAIT_POLL_S = 0.25
 # A Batch failure's cause is the whole DescribeJobs answer; the record keeps a readable summary.
 MAX_CAUSE_CHARS = 2000
 
@@ -328,6 +331,19 @@ def _summary(cause: str) -> str:
 def _field(item: dict[str, Any], name: str) -> Any:
     # Step Functions hands Batch's answer over in PascalCase (ExitCode); the Batch API says exitCode.
     return item.get(name[0].upper() + name[1:], item.get(name))
+
+
+def wait_for_end(job_id: str, store: JobStore[J], seconds: float) -> J | None:
+    """The job's record once it is final, read again every WAIT_POLL_S for up to ``seconds``; None
+    when it is still live then (a client's `Prefer: wait=N`)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        record = store.get(job_id)
+        if is_terminal(record.status):
+            return record
+        if time.monotonic() + WAIT_POLL_S > deadline:
+            return None
+        time.sleep(WAIT_POLL_S)
 
 
 def exists(job_id: str, store: JobStore[J]) -> bool:

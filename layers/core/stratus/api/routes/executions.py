@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from stratus.api.deps import (
     CallerDep,
@@ -16,8 +16,10 @@ from stratus.api.deps import (
     LimitQuery,
     LogFromQuery,
     LogLimitQuery,
+    PreferHeader,
     SettingsDep,
     StoresDep,
+    wait_seconds,
 )
 from stratus.models.executions import (
     Execution,
@@ -52,12 +54,20 @@ def execute_algorithm(
     stores: StoresDep,
     machine: ExecutionMachineDep,
     settings: SettingsDep,
+    response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> ExecutionStarted:
-    """Check the inputs, algorithm, device and parameters, then queue the execution (PENDING)."""
+    prefer: PreferHeader = None,
+) -> ExecutionStarted | Execution:
+    """Check the inputs, algorithm, device and parameters, then queue the execution (PENDING). With
+    `Prefer: wait=N`, answer with the whole record if it ends within N seconds."""
     webhooks.check_subscription(body, settings.allow_private_webhook_targets)
     execution_id = launch.execute(body, caller.tenant, stores, machine, idempotency_key)
-    return ExecutionStarted(execution_id=execution_id)
+    wait = wait_seconds(prefer)
+    ended = jobs.wait_for_end(execution_id, stores.executions, wait) if wait else None
+    if ended is None:
+        return ExecutionStarted(execution_id=execution_id)
+    response.headers["Preference-Applied"] = f"wait={wait}"
+    return Execution.from_record(ended)
 
 
 @router.get("/executions", summary="List executions, newest first")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from stratus.api.deps import (
     CallerDep,
@@ -13,10 +13,12 @@ from stratus.api.deps import (
     LimitQuery,
     LogFromQuery,
     LogLimitQuery,
+    PreferHeader,
     SettingsDep,
     StoresDep,
     TagsDep,
     TrainingMachineDep,
+    wait_seconds,
 )
 from stratus.models.ids import TrainingId
 from stratus.models.jobs import JobStatus, JobStopped, LogPage
@@ -48,11 +50,20 @@ def train_algorithm(
     stores: StoresDep,
     machine: TrainingMachineDep,
     settings: SettingsDep,
+    response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> TrainingStarted:
-    """Check the samples, algorithm, parameters and chain, then queue the training (PENDING)."""
+    prefer: PreferHeader = None,
+) -> TrainingStarted | Training:
+    """Check the samples, algorithm, parameters and chain, then queue the training (PENDING). With
+    `Prefer: wait=N`, answer with the whole record if it ends within N seconds."""
     webhooks.check_subscription(body, settings.allow_private_webhook_targets)
-    return TrainingStarted(training_id=service.train(body, caller.tenant, stores, machine, idempotency_key))
+    training_id = service.train(body, caller.tenant, stores, machine, idempotency_key)
+    wait = wait_seconds(prefer)
+    ended = jobs.wait_for_end(training_id, stores.trainings, wait) if wait else None
+    if ended is None:
+        return TrainingStarted(training_id=training_id)
+    response.headers["Preference-Applied"] = f"wait={wait}"
+    return Training.from_record(ended, stores.clock())
 
 
 @router.get("/training", summary="List trainings, newest first")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from stratus.models.jobs import iso
 from stratus.models.records import TenantRecord
 
 
@@ -53,7 +53,7 @@ class Checkpoint(BaseModel):
                     "round",
                 }
             ),
-            created_at=datetime.fromtimestamp(record.created_at, UTC).isoformat(),
+            created_at=iso(record.created_at),
         )
 
 

@@ -186,5 +186,8 @@ class StrictTask(BaseModel):
 
 
 def iso(timestamp: float | None) -> str:
-    """ISO 8601 for a timestamp, or empty before it happened (as Compox)."""
-    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp is not None else ""
+    """ISO 8601 in UTC with `Z` for a timestamp (as every datetime the API answers), or empty before it
+    happened (as Compox)."""
+    if timestamp is None:
+        return ""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stratus.models.ids import Distinct, FileId
+from stratus.models.jobs import iso
 from stratus.models.records import TenantRecord
 
 MAX_TAGS = 64
@@ -81,7 +81,7 @@ class Sample(BaseModel):
     @classmethod
     def from_record(cls, record: SampleRecord) -> Sample:
         """Shape a stored record for clients."""
-        created = datetime.fromtimestamp(record.created_at, UTC).isoformat()
+        created = iso(record.created_at)
         return cls(sample_id=record.sample_id, files=record.files, tags=record.tags, time_created=created)
 
 

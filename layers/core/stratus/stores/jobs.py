@@ -114,14 +114,14 @@ class JobStore(TenantRecordStore[J]):
         self, job_id: str, error: JobError, traceback: str = "", values: Mapping[str, Any] | None = None
     ) -> J:
         """Any live status → FAILED with ``error``; the traceback (or the message) goes into the log.
+        The progress stays where the job got to (Compox's mark_as_failed sets it full, which reads as
+        done to anyone watching a progress bar).
 
         Raises NotFoundError, IllegalTransitionError (already final).
         """
         failed = {
             "status": JobStatus.FAILED.value,
             "error": error.model_dump(),
-            # As Compox's mark_as_failed: progress full.
-            "progress": 1.0,
             "time_completed": self._clock(),
             **(values or {}),
         }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 
@@ -12,10 +12,17 @@ from stratus.errors import UnauthorizedError
 from stratus.models.executions import ExecutionRecord
 from stratus.models.files import FileRecord
 from stratus.models.ids import ExecutionId, FileId
+from stratus.models.jobs import JobRecord
 from stratus.models.records import TagFilter
+from stratus.services import jobs
 from stratus.services.workflows import Machines
 from stratus.settings import Settings
 from stratus.stores import StateMachineStore, Stores
+
+if TYPE_CHECKING:
+    from stratus.stores.jobs import JobStore
+
+J = TypeVar("J", bound=JobRecord)
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,15 @@ def wait_seconds(prefer: str | None) -> int | None:
         if name.strip().lower() == "wait" and value.strip().isdigit():
             return min(int(value.strip()), MAX_WAIT_S) or None
     return None
+
+
+def ended_within(wait: int | None, job_id: str, store: JobStore[J], response: Response) -> J | None:
+    """The job's final record when it ends within ``wait`` seconds (the answer then says
+    Preference-Applied), else None: what `Prefer: wait=N` asks of execute and train."""
+    ended = jobs.wait_for_end(job_id, store, wait) if wait else None
+    if ended is not None:
+        response.headers["Preference-Applied"] = f"wait={wait}"
+    return ended
 
 
 LogFromQuery = Annotated[int, Query(ge=0, description="The first line to return (lines count from 0)")]

@@ -77,15 +77,16 @@ def plan_round(task: PlanRoundTask, stores: Stores) -> RoundPlan:
         return RoundPlan(workflow_id=task.workflow_id, next="end", status=WorkflowStatus.CANCELLED)
     if record.runner != task.run or not record.runner_active:
         return RoundPlan(workflow_id=record.workflow_id, next="end", status=record.status)
-    steps = [
-        _collect(s, stores) if s.status is StepStatus.RUNNING else s
-        for s in stores.workflows.steps(record.workflow_id)
-    ]
+    steps = stores.workflows.steps(record.workflow_id)
+    running_jobs = _jobs_of(steps, record.tenant, stores)
+    steps = [_collect(s, running_jobs, stores) if s.status is StepStatus.RUNNING else s for s in steps]
     if record.status is WorkflowStatus.CANCELLED:
         return _end_run(record, steps, stores)
     steps = _skip_after_failures(steps, stores)
     unlaunched = [
-        s for s in steps if s.status is StepStatus.RUNNING and _job_status(s, stores) is JobStatus.PENDING
+        s
+        for s in steps
+        if s.status is StepStatus.RUNNING and running_jobs[s.task_id or ""].status is JobStatus.PENDING
     ]
     running = [s for s in steps if s.status is StepStatus.RUNNING and s not in unlaunched]
     stopping = record.status is WorkflowStatus.PAUSED or _has_stopping_failure(steps)
@@ -107,12 +108,25 @@ def plan_round(task: PlanRoundTask, stores: Stores) -> RoundPlan:
     return _end_run(record, steps, stores)
 
 
-def _collect(step: StepRecord, stores: Stores) -> StepRecord:
-    """A RUNNING step whose job ended: COMPLETED with its outputs, PENDING again for a retry, or FAILED."""
-    assert step.task_id is not None
-    try:
-        job = job_store(step.definition.task_type, stores).get(step.task_id)
-    except StratusError:
+def _jobs_of(steps: list[StepRecord], tenant: str, stores: Stores) -> dict[str, Any]:
+    """The live jobs of the RUNNING steps, by id: one batched read per job kind."""
+    found: dict[str, Any] = {}
+    for kind in TaskType:
+        ids = [
+            s.task_id
+            for s in steps
+            if s.status is StepStatus.RUNNING and s.task_id and s.definition.task_type is kind
+        ]
+        if ids:
+            found.update(job_store(kind, stores).get_many(ids, tenant))
+    return found
+
+
+def _collect(step: StepRecord, jobs_by_id: dict[str, Any], stores: Stores) -> StepRecord:
+    """A RUNNING step whose job ended: COMPLETED with its outputs, PENDING again for a retry, or FAILED
+    (``jobs_by_id``: the RUNNING steps' jobs, read together)."""
+    job = jobs_by_id.get(step.task_id or "")
+    if job is None:
         return _fail_step(step, f"its job {step.task_id} is gone", stores)
     if not is_terminal(job.status):
         return step
@@ -179,15 +193,6 @@ def _has_stopping_failure(steps: list[StepRecord]) -> bool:
 def _is_ready(step: StepRecord, steps: list[StepRecord]) -> bool:
     done = {s.step_id for s in steps if s.status is StepStatus.COMPLETED}
     return all(d in done for d in step.definition.depends_on)
-
-
-def _job_status(step: StepRecord, stores: Stores) -> JobStatus | None:
-    assert step.task_id is not None
-    try:
-        status: JobStatus = job_store(step.definition.task_type, stores).get(step.task_id).status
-    except StratusError:
-        return None
-    return status
 
 
 def _start_ready(

@@ -19,6 +19,7 @@ from stratus.api.deps import (
     PreferHeader,
     SettingsDep,
     StoresDep,
+    ended_within,
     wait_seconds,
 )
 from stratus.models.executions import (
@@ -62,12 +63,8 @@ def execute_algorithm(
     `Prefer: wait=N`, answer with the whole record if it ends within N seconds."""
     webhooks.check_subscription(body, settings.allow_private_webhook_targets)
     execution_id = launch.execute(body, caller.tenant, stores, machine, idempotency_key)
-    wait = wait_seconds(prefer)
-    ended = jobs.wait_for_end(execution_id, stores.executions, wait) if wait else None
-    if ended is None:
-        return ExecutionStarted(execution_id=execution_id)
-    response.headers["Preference-Applied"] = f"wait={wait}"
-    return Execution.from_record(ended)
+    ended = ended_within(wait_seconds(prefer), execution_id, stores.executions, response)
+    return ExecutionStarted(execution_id=execution_id) if ended is None else Execution.from_record(ended)
 
 
 @router.get("/executions", summary="List executions, newest first")

@@ -18,6 +18,7 @@ from stratus.api.deps import (
     StoresDep,
     TagsDep,
     TrainingMachineDep,
+    ended_within,
     wait_seconds,
 )
 from stratus.models.ids import TrainingId
@@ -58,11 +59,9 @@ def train_algorithm(
     `Prefer: wait=N`, answer with the whole record if it ends within N seconds."""
     webhooks.check_subscription(body, settings.allow_private_webhook_targets)
     training_id = service.train(body, caller.tenant, stores, machine, idempotency_key)
-    wait = wait_seconds(prefer)
-    ended = jobs.wait_for_end(training_id, stores.trainings, wait) if wait else None
+    ended = ended_within(wait_seconds(prefer), training_id, stores.trainings, response)
     if ended is None:
         return TrainingStarted(training_id=training_id)
-    response.headers["Preference-Applied"] = f"wait={wait}"
     return Training.from_record(ended, stores.clock())
 
 

@@ -55,19 +55,6 @@ def gateway_app(app_settings: Settings, stores: Stores) -> Any:
 
 
 @pytest.fixture
-def threshold_id(stores: Stores, settings: Settings) -> str:
-    return algorithms.deploy(builtin_zip("threshold"), BUILTIN_OWNER, stores, settings).algorithm_id
-
-
-@pytest.fixture
-def input_id(client: TestClient, hdf5_file: Callable[..., bytes]) -> str:
-    response = client.post("/api/v0/files", content=hdf5_file(), headers=OCTET)
-    assert response.status_code == 200, response.text
-    file_id: str = response.json()["file_id"]
-    return file_id
-
-
-@pytest.fixture
 def request_body(threshold_id: str, input_id: str) -> dict[str, Any]:
     return {"algorithm_id": threshold_id, "input_dataset_ids": [input_id]}
 

@@ -12,12 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from stratus import aws as aws_clients
 from stratus.api import create_app
-from stratus.models.algorithms import BUILTIN_OWNER
-from stratus.services import algorithms
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores
 
-from gpu_worker.builtins import builtin_zip
 from tests.conftest import MovableClock
 
 DEFINITION = {"StartAt": "Accept", "States": {"Accept": {"Type": "Pass", "End": True}}}
@@ -43,18 +40,6 @@ def app_settings(settings: Settings, aws: None, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def gateway_app(app_settings: Settings, stores: Stores) -> Any:
     return create_app(app_settings, stores)
-
-
-@pytest.fixture
-def threshold_id(stores: Stores, settings: Settings) -> str:
-    return algorithms.deploy(builtin_zip("threshold"), BUILTIN_OWNER, stores, settings).algorithm_id
-
-
-@pytest.fixture
-def input_id(client: TestClient, hdf5_file: Callable[..., bytes]) -> str:
-    response = client.post("/api/v0/files", content=hdf5_file(), headers=OCTET)
-    assert response.status_code == 200, response.text
-    return str(response.json()["file_id"])
 
 
 def _step(step_id: str, config: dict[str, Any], **fields: Any) -> dict[str, Any]:

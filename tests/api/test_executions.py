@@ -91,6 +91,49 @@ def test_execute_algorithm_stores_pending_record(
     assert record.session_token
 
 
+def test_execute_algorithm_names_algorithm_by_name_and_major(
+    client: TestClient, stores: Stores, input_id: str, threshold_id: str
+) -> None:
+    body = {"algorithm_name": "threshold", "algorithm_major_version": "1", "input_dataset_ids": [input_id]}
+
+    execution_id = _execute(client, body)
+
+    assert stores.executions.get(execution_id).algorithm_id == threshold_id
+    assert client.get(f"/api/v0/executions/{execution_id}").json()["algorithm_id"] == threshold_id
+
+
+@pytest.mark.parametrize(
+    "naming",
+    [
+        {"algorithm_name": "threshold"},
+        {"algorithm_major_version": 1},
+        {"algorithm_id": UNKNOWN_ID, "algorithm_name": "threshold", "algorithm_major_version": 1},
+        {},
+    ],
+    ids=["name_without_major", "major_without_name", "id_and_name", "nothing"],
+)
+def test_execute_algorithm_refuses_ambiguous_naming(
+    client: TestClient, input_id: str, threshold_id: str, machine_arn: str, naming: dict[str, Any]
+) -> None:
+    response = client.post(EXECUTE, json={**naming, "input_dataset_ids": [input_id]})
+
+    assert response.status_code == 422, response.text
+    assert _runs(machine_arn) == []
+
+
+@pytest.mark.parametrize("naming", [("threshold", 2), ("no-such-algorithm", 1)], ids=["major", "name"])
+def test_execute_algorithm_rejects_unknown_name(
+    client: TestClient, input_id: str, threshold_id: str, machine_arn: str, naming: tuple[str, int]
+) -> None:
+    name, major = naming
+    body = {"algorithm_name": name, "algorithm_major_version": major, "input_dataset_ids": [input_id]}
+
+    response = client.post(EXECUTE, json=body)
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert _runs(machine_arn) == []
+
+
 def test_prefer_wait_answers_as_without_it_when_the_job_runs_on(
     client: TestClient, request_body: dict[str, Any]
 ) -> None:

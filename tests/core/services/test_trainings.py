@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from stratus.errors import InvalidInputError
+from stratus.errors import InvalidInputError, NotFoundError
 from stratus.models.algorithms import AlgorithmVersionRecord
 from stratus.models.checkpoints import CheckpointRecord
 from stratus.models.jobs import JobStatus
-from stratus.models.trainings import Selection, Training, TrainingExtend
+from stratus.models.trainings import Selection, Training, TrainingCreate, TrainingExtend
 from stratus.services import trainings
 from stratus.settings import Settings
 from stratus.stores import Stores
@@ -130,3 +130,30 @@ def test_extend_continues_a_stopped_chain_from_its_newest_checkpoint(
     assert extension.checkpoint_id == newest and extension.best_checkpoint_id == newest
     assert extension.tags == ["t"] and [r.index for r in extension.rounds] == [1, 2]
     assert Training.from_record(extension, stores.clock()).current_round == 1
+
+
+def test_training_names_its_algorithm_by_name_and_major(
+    stores: Stores, settings: Settings, trainable: AlgorithmVersionRecord
+) -> None:
+    request = TrainingCreate(
+        algorithm_name=trainable.name,
+        algorithm_major_version=trainable.major,
+        training_data=[make_sample(stores, settings)],
+    )
+
+    record, _ = trainings._prepare(request, TENANT, stores)
+
+    assert record.algorithm_id == trainable.algorithm_id
+
+
+def test_training_by_an_unknown_major_is_not_found(
+    stores: Stores, settings: Settings, trainable: AlgorithmVersionRecord
+) -> None:
+    request = TrainingCreate(
+        algorithm_name=trainable.name,
+        algorithm_major_version=trainable.major + 1,
+        training_data=[make_sample(stores, settings)],
+    )
+
+    with pytest.raises(NotFoundError, match=f"algorithm {trainable.name} {trainable.major + 1} not found"):
+        trainings._prepare(request, TENANT, stores)

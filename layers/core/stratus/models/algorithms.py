@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from stratus.models.environments import EnvironmentStatus
+from stratus.models.ids import AlgorithmId
 
 ALGORITHM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 # The owner of the built-in algorithms, which the operator deploys: shared by every tenant, read-only. A
@@ -22,6 +25,27 @@ def is_visible_to(owner: str, tenant: str) -> bool:
     return owner in (tenant, BUILTIN_OWNER)
 
 
+class AlgorithmRef(BaseModel):
+    """How a request names the algorithm it runs: by `algorithm_id`, or by `algorithm_name` and
+    `algorithm_major_version` as Compox's routes do (the caller's own of that name, else the built-in)."""
+
+    algorithm_id: AlgorithmId | None = None
+    algorithm_name: str | None = Field(
+        default=None, pattern=ALGORITHM_NAME_PATTERN, description="With the major version, instead of the id"
+    )
+    algorithm_major_version: int | None = Field(default=None, ge=0, le=99_999_999)
+
+    @model_validator(mode="after")
+    def _named_once(self) -> AlgorithmRef:
+        by_name = self.algorithm_name is not None or self.algorithm_major_version is not None
+        if self.algorithm_id is not None and by_name:
+            raise ValueError("name the algorithm by algorithm_id or by algorithm_name + major, not both")
+        named = self.algorithm_name is not None and self.algorithm_major_version is not None
+        if self.algorithm_id is None and not named:
+            raise ValueError("give algorithm_id, or algorithm_name with algorithm_major_version")
+        return self
+
+
 class AlgorithmRecord(BaseModel):
     """One algorithm (name + major version) as stored: what it advertises is its newest minor's."""
 
@@ -32,6 +56,7 @@ class AlgorithmRecord(BaseModel):
     latest_minor: int
     minors: list[int]
     metadata: dict[str, Any] = Field(description="The newest minor's [tool.compox] settings")
+    environment: str | None = Field(default=None, description="The newest minor's environment digest")
     created_at: float
     updated_at: float
 
@@ -48,6 +73,10 @@ class AlgorithmVersionRecord(BaseModel):
     assets: dict[str, str] = Field(description="Asset path (files/...) → sha256 of its content")
     metadata: dict[str, Any]
     trainable: bool = Field(default=False, description="Whether the Runner defines train()")
+    requirements: list[str] = Field(default_factory=list, description="Its normalised [project].dependencies")
+    environment: str | None = Field(
+        default=None, description="Digest of the environment holding its requirements; None: it declares none"
+    )
     created_at: float
 
 
@@ -58,6 +87,10 @@ class AlgorithmDeployed(BaseModel):
     algorithm_name: str
     algorithm_major_version: str
     algorithm_minor_version: str
+    status: EnvironmentStatus = Field(
+        default=EnvironmentStatus.READY,
+        description="BUILDING while its declared dependencies are installed; jobs wait for READY",
+    )
 
 
 class AlgorithmRegistered(BaseModel):
@@ -84,3 +117,12 @@ class AlgorithmRegistered(BaseModel):
     parameter_schema: dict[str, Any] = Field(
         default_factory=dict, description="JSON schema of additional_parameters, for validating clients"
     )
+    requirements: list[str] = Field(
+        default_factory=list, description="The newest minor version's declared [project].dependencies"
+    )
+    status: EnvironmentStatus = Field(
+        default=EnvironmentStatus.READY,
+        description="The newest minor version's: READY, BUILDING (its dependencies are being installed) or "
+        "FAILED (they could not be; `error` has pip's message)",
+    )
+    error: str | None = Field(default=None, description="Why the newest minor version is FAILED")

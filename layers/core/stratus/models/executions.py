@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stratus.models.ids import AlgorithmId, CheckpointId, Distinct, FileId
+from stratus.models.algorithms import AlgorithmRef
+from stratus.models.ids import CheckpointId, Distinct, FileId
 from stratus.models.jobs import (
     ACTIVE_STATUSES,
     JOB_TRANSITIONS,
@@ -55,12 +56,11 @@ ExecutionError = JobError
 EXECUTION_TRANSITIONS = JOB_TRANSITIONS
 
 
-class ExecutionCreate(WebhookSubscription):
-    """Compox's IncomingExecutionRequest: run an algorithm on input files."""
+class ExecutionCreate(AlgorithmRef, WebhookSubscription):
+    """Compox's IncomingExecutionRequest: run an algorithm (by id, or by name and major) on input files."""
 
     model_config = ConfigDict(extra="forbid")
 
-    algorithm_id: AlgorithmId
     input_dataset_ids: Annotated[list[FileId], Distinct] = Field(min_length=1, max_length=1000)
     checkpoint_id: CheckpointId | None = None
     algorithm_minor_version: str | None = Field(default=None, pattern=r"^\d{1,8}$")

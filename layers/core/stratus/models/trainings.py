@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from stratus.models.ids import AlgorithmId, CheckpointId, Distinct, SampleId
+from stratus.models.algorithms import AlgorithmRef
+from stratus.models.ids import CheckpointId, Distinct, SampleId
 from stratus.models.jobs import (
     BatchScheduling,
     JobError,
@@ -54,10 +55,10 @@ class ChainData(BaseModel):
         return self
 
 
-class TrainingCreate(ChainData, WebhookSubscription):
-    """Compox's IncomingTrainingRequest, plus the chain fields (rounds, validation data, selection)."""
+class TrainingCreate(ChainData, AlgorithmRef, WebhookSubscription):
+    """Compox's IncomingTrainingRequest, plus the chain fields (rounds, validation data, selection); the
+    algorithm by id, or by name and major."""
 
-    algorithm_id: AlgorithmId
     checkpoint_id: CheckpointId | None = None
     algorithm_minor_version: str | None = Field(default=None, pattern=r"^\d{1,8}$")
     tags: list[str] = Field(default_factory=list, max_length=64)

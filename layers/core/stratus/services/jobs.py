@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
+    from stratus.models.algorithms import AlgorithmRef
     from stratus.models.files import FileRecord
     from stratus.models.jobs import TaskFailure
     from stratus.stores import StateMachineStore, Stores
@@ -44,6 +45,16 @@ STOP_CAUSE = "stop requested through the API"
 WAIT_POLL_S = 0.25
 # A Batch failure's cause is the whole DescribeJobs answer; the record keeps a readable summary.
 MAX_CAUSE_CHARS = 2000
+
+
+def algorithm_id_of(request: AlgorithmRef, tenant: str, stores: Stores) -> str:
+    """The id of the algorithm a request names, by id or by name and major (the caller's own of that
+    name, else the built-in). Raises NotFoundError for a name ``tenant`` cannot see."""
+    if request.algorithm_id is not None:
+        return request.algorithm_id
+    name, major = request.algorithm_name, request.algorithm_major_version
+    assert name is not None and major is not None  # AlgorithmRef's validator
+    return stores.algorithms.resolve(name, major, tenant).algorithm_id
 
 
 def plan_job(

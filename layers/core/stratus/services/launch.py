@@ -32,7 +32,7 @@ def execute(
     """
     inputs = files.get_ready_many(request.input_dataset_ids, tenant, stores)
     plan, _ = jobs.plan_job(
-        request.algorithm_id,
+        jobs.algorithm_id_of(request, tenant, stores),
         request.algorithm_minor_version,
         request.checkpoint_id,
         request.additional_parameters,
@@ -44,7 +44,7 @@ def execute(
     record = ExecutionRecord(
         execution_id=str(uuid.uuid4()),
         tenant=tenant,
-        algorithm_id=request.algorithm_id,
+        algorithm_id=plan.algorithm_id,
         # Pinned, so a deploy between acceptance and start does not change what runs.
         algorithm_minor_version=str(plan.algorithm_minor),
         checkpoint_id=request.checkpoint_id,

@@ -29,7 +29,7 @@ def digest(kind: TaskType, request: ExecutionCreate | TrainingCreate, tenant: st
     and on what (each input's content hash, in order). Raises what planning the job raises."""
     training = isinstance(request, TrainingCreate)
     plan, _ = jobs.plan_job(
-        request.algorithm_id,
+        jobs.algorithm_id_of(request, tenant, stores),
         request.algorithm_minor_version,
         request.checkpoint_id,
         request.additional_parameters or {},

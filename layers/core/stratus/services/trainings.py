@@ -69,7 +69,7 @@ def _prepare(request: TrainingCreate, tenant: str, stores: Stores) -> tuple[Trai
     samples = stores.samples.get_all(request.training_data + request.validation_data, tenant)
     inputs = _sample_files(samples, tenant, stores)
     plan, _ = jobs.plan_job(
-        request.algorithm_id,
+        jobs.algorithm_id_of(request, tenant, stores),
         request.algorithm_minor_version,
         request.checkpoint_id,
         request.additional_parameters or {},
@@ -82,7 +82,7 @@ def _prepare(request: TrainingCreate, tenant: str, stores: Stores) -> tuple[Trai
         samples,
         stores,
         tenant=tenant,
-        algorithm_id=request.algorithm_id,
+        algorithm_id=plan.algorithm_id,
         plan=plan,
         training_data=request.training_data,
         validation_data=request.validation_data,

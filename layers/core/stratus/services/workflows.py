@@ -107,7 +107,7 @@ def _check_step(step: WorkflowStepDefinition, tenant: str, stores: Stores) -> No
     mapped_checkpoint = "checkpoint_id" in dags.mapped_fields(step)
     try:
         jobs.plan_job(
-            request.algorithm_id,
+            jobs.algorithm_id_of(request, tenant, stores),
             request.algorithm_minor_version,
             None if mapped_checkpoint else request.checkpoint_id,
             request.additional_parameters or {},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gpu_worker.compute.device import runtime_device
 from gpu_worker.compute.gaussian import gaussian_filter3d
+from gpu_worker.compute.progress import Progress
 from gpu_worker.compute.training import (
     Evaluation,
     Trainer,
@@ -20,6 +21,7 @@ from gpu_worker.compute.unet import UNet, load_unet, tiled_inference
 
 __all__ = [
     "Evaluation",
+    "Progress",
     "Trainer",
     "TrainingConfig",
     "UNet",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -70,12 +70,14 @@ def tiled_inference(
     overlap: int | Sequence[int],
     *,
     tile_batch: int = TILE_BATCH,
+    on_progress: Callable[[float], None] | None = None,
 ) -> torch.Tensor:
     """Probabilities for a volume (*spatial) or (C, *spatial), predicted tile by tile.
 
     Overlapping predictions are blended with raised-cosine weights that fall off towards inner tile
     edges only, so each voxel is a weighted mean and no seam shows. The result has the volume's shape
     when the volume has no channel axis and the model one output channel, else (out_channels, *spatial).
+    ``on_progress`` gets the fraction of tiles done after each batch of ``tile_batch`` tiles.
     """
     has_channels = volume.ndim == model.dims + 1
     if volume.ndim not in (model.dims, model.dims + 1):
@@ -105,6 +107,8 @@ def tiled_inference(
                     window = _window(region, spatial, overlaps, shape, device)
                     total[(slice(None), *region)] += prediction * window
                     weight_sum[region] += window
+            if on_progress is not None:
+                on_progress((first + len(group)) / len(boxes))
     result = total / weight_sum
     return result if has_channels or model.out_channels != 1 else result[0]
 

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from gpu_worker.sandbox.folders import JobFolder
 
 # The runtime, and what the algorithms most likely import (torch, and the built-ins' compute core).
-PRELOAD = ("gpu_worker.sandbox.runner", "torch", "gpu_worker.compute")
+PRELOAD = ("gpu_worker.sandbox.runner", "torch", "gpu_worker.compute", "hdf5plugin")
 MAX_PACKET_BYTES = 256 * 1024
 _CREDENTIALS = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
 # What a request passes: the channel, and the worker's stdout and stderr.

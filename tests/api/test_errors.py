@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from stratus import errors
+from stratus.algorithms import runtime  # noqa: F401 (its InputDataError is a domain error too)
 from stratus.api.errors import CODE_BY_STATUS, FALLBACK_HTTP_CODE, INTERNAL_ERROR_CODE, status_of
 
 API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"

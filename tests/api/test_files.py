@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 from fastapi.testclient import TestClient
 from stratus.models.executions import ExecutionError, ExecutionRecord
@@ -56,6 +57,43 @@ def test_status_shows_ready_file_metadata(client: TestClient, hdf5_file: Callabl
     status = client.get(f"/api/v0/files/{file_id}/status").json()
 
     assert (status["status"], status["size"], status["file_id"]) == ("READY", len(body), file_id)
+
+
+def test_status_shows_what_the_file_holds(client: TestClient, hdf5_file: Callable[..., bytes]) -> None:
+    file_id = _upload(client, hdf5_file(4096))
+
+    status = client.get(f"/api/v0/files/{file_id}/status").json()
+
+    # make_hdf5: one float32 dataset of 1024 values, contiguous, beside a group with an attribute only.
+    assert status["datasets"] == [
+        {"name": "/volume", "shape": [1024], "dtype": "float32", "chunks": None, "filters": []}
+    ]
+    assert status["datasets_truncated"] is False
+
+
+def test_status_of_a_file_stored_before_datasets_were_recorded_shows_none(
+    client: TestClient, stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    file_id = _upload(client, hdf5_file())
+    # What a record written before this field existed looks like: no datasets attribute at all.
+    boto3.resource("dynamodb").Table(settings.table_name).update_item(
+        Key=stores.files.key(file_id), UpdateExpression="REMOVE datasets, datasets_truncated"
+    )
+
+    status = client.get(f"/api/v0/files/{file_id}/status").json()
+
+    assert status["status"] == "READY"
+    assert (status["datasets"], status["datasets_truncated"]) == (None, False)
+
+
+def test_file_list_leaves_datasets_to_the_status_route(
+    client: TestClient, hdf5_file: Callable[..., bytes]
+) -> None:
+    _upload(client, hdf5_file())
+
+    (item,) = client.get("/api/v0/files").json()["items"]
+
+    assert "datasets" not in item
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from stratus import errors
+from stratus.algorithms import runtime  # noqa: F401 (its InputDataError is a domain error too)
 
 
 def _all_errors() -> list[type[errors.StratusError]]:

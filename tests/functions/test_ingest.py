@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
 import boto3
+import h5py
+import hdf5plugin
+import numpy as np
 import pytest
+from stratus import hdf5
 from stratus.models import FileStatus, UploadCreate
 from stratus.services import files as service
 from stratus.settings import Settings
@@ -141,3 +146,84 @@ def test_handler_keeps_a_ready_file_when_its_url_is_used_again(
     assert result == {"files": {key: "READY"}}
     assert file.version_id == first
     assert build_stores(settings).objects.get(key) == body
+
+
+# Files as scientists write them: create_dataset(..., **hdf5plugin.Zstd()) and friends.
+COMPRESSIONS = {
+    "blosc": hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE),
+    "lz4": hdf5plugin.LZ4(),
+    "zstd": hdf5plugin.Zstd(clevel=3),
+    "bitshuffle": hdf5plugin.Bitshuffle(cname="lz4"),
+    "blosc2": hdf5plugin.Blosc2(),
+    "bzip2": hdf5plugin.BZip2(),
+}
+
+
+def _compressed(**options: Any) -> bytes:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        data = np.random.default_rng(0).random((16, 32, 32), dtype=np.float32)
+        handle.create_dataset("image", data=data, chunks=(4, 32, 32), **options)
+        handle.create_dataset("labels", data=np.arange(10, dtype=np.uint16))
+    return buffer.getvalue()
+
+
+def _ingest(
+    body: bytes, function_handler, load_event, lambda_context, stores: Stores, settings: Settings
+) -> dict[str, Any]:
+    """Upload ``body`` through a presigned upload, run the ingest handler, and GET the file's status."""
+    key = _pending_upload(stores, settings, body)
+    event = load_event(
+        "s3/object_created", bucket=settings.data_bucket, key=key, version_id=_current_version(settings, key)
+    )
+    function_handler("ingest")(event, lambda_context)
+    return build_stores(settings).files.get(key.split("/")[1]).model_dump()
+
+
+@pytest.mark.parametrize("name", COMPRESSIONS)
+def test_handler_accepts_hdf5plugin_compressed_files_and_records_their_datasets(
+    function_handler,
+    load_event: Callable[..., dict[str, Any]],
+    lambda_context,
+    stores: Stores,
+    settings: Settings,
+    name: str,
+) -> None:
+    body = _compressed(**COMPRESSIONS[name])
+
+    record = _ingest(body, function_handler, load_event, lambda_context, stores, settings)
+
+    assert record["status"] is FileStatus.READY, record["reason"]
+    assert record["datasets"] == [
+        {
+            "name": "/image",
+            "shape": [16, 32, 32],
+            "dtype": "float32",
+            "chunks": [4, 32, 32],
+            "filters": [name],
+        },
+        {"name": "/labels", "shape": [10], "dtype": "uint16", "chunks": None, "filters": []},
+    ]
+    assert record["datasets_truncated"] is False
+
+
+def test_handler_records_the_first_datasets_of_a_file_with_many(
+    function_handler,
+    load_event: Callable[..., dict[str, Any]],
+    lambda_context,
+    stores: Stores,
+    settings: Settings,
+) -> None:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        for index in range(hdf5.MAX_LISTED_DATASETS + 44):
+            handle.create_dataset(
+                f"group/slice{index:04d}", data=np.zeros(4, np.float32), **hdf5plugin.Zstd()
+            )
+
+    record = _ingest(buffer.getvalue(), function_handler, load_event, lambda_context, stores, settings)
+
+    assert record["status"] is FileStatus.READY
+    assert len(record["datasets"]) == hdf5.MAX_LISTED_DATASETS
+    assert record["datasets"][0]["name"] == "/group/slice0000"
+    assert record["datasets_truncated"] is True

@@ -5,7 +5,7 @@ import torch
 from compox.algorithm_utils.BaseRunner import BaseRunner
 from compox.algorithm_utils.io_schemas import GenericSchema
 
-from gpu_worker.compute import gaussian_filter3d
+from gpu_worker.compute import Progress, gaussian_filter3d
 
 
 class Runner(BaseRunner):
@@ -17,6 +17,8 @@ class Runner(BaseRunner):
     def inference(self, data: list, args: dict | None = None) -> list:
         args = args or {}
         sigma, truncate = float(args.get("sigma", 1.0)), float(args.get("truncate", 4.0))
+        # Reported slab by slab: one large volume is one long call.
+        progress = Progress(self.set_progress)
         results = []
         for index, array in enumerate(data):
             array = np.asarray(array, dtype=np.float32)
@@ -25,9 +27,11 @@ class Runner(BaseRunner):
             volume = torch.from_numpy(array.reshape((1, *array.shape)) if array.ndim == 2 else array)
             # A 2D image is a one-plane volume: no smoothing across planes.
             sigmas = (0.0, sigma, sigma) if array.ndim == 2 else sigma
-            filtered = gaussian_filter3d(volume.to(self.device), sigmas, truncate=truncate)
+            filtered = gaussian_filter3d(
+                volume.to(self.device), sigmas, truncate=truncate, on_progress=progress.part(index, len(data))
+            )
             results.append(filtered.cpu().numpy().reshape(array.shape))
-            self.set_progress((index + 1) / len(data))
+            progress.update((index + 1) / len(data))
         return results
 
     def postprocess(self, data: list, args: dict | None = None) -> list:

@@ -13,7 +13,7 @@ import torch
 from compox.algorithm_utils.BaseRunner import BaseRunner
 from compox.algorithm_utils.io_schemas import GenericSchema, SegmentationSchema
 
-from gpu_worker.compute import UNet, tiled_inference
+from gpu_worker.compute import Progress, UNet, tiled_inference
 from gpu_worker.compute.training import Evaluation, Trainer, TrainingConfig, evaluate, stack_pairs
 
 WEIGHTS = "files/unet3d.pt"
@@ -36,14 +36,18 @@ class Runner(BaseRunner):
     def inference(self, data: list, args: dict | None = None) -> list:
         args = args or {}
         tile, overlap = int(args.get("tile_size", 64)), int(args.get("overlap", 8))
+        # Reported batch of tiles by batch: a volume's tiles take seconds to minutes.
+        progress = Progress(self.set_progress)
         masks = []
         for index, array in enumerate(data):
             volume = torch.from_numpy(np.asarray(array, dtype=np.float32)).to(self.device)
             if volume.ndim != 3:
                 raise ValueError(f"expected a 3D `data` volume, got {volume.ndim} dimensions")
-            probabilities = tiled_inference(self.model, volume, tile, min(overlap, tile - 1))
+            probabilities = tiled_inference(
+                self.model, volume, tile, min(overlap, tile - 1), on_progress=progress.part(index, len(data))
+            )
             masks.append((probabilities > float(args.get("threshold", 0.5))).to(torch.uint8).cpu().numpy())
-            self.set_progress((index + 1) / len(data))
+            progress.update((index + 1) / len(data))
         return masks
 
     def postprocess(self, data: list, args: dict | None = None) -> list:

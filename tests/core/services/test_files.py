@@ -84,6 +84,24 @@ def test_store_upload_writes_nothing_for_invalid_body(stores: Stores, settings: 
     assert stores.files.list_recent("t1", 10, None)[0] == []
 
 
+def test_store_ready_records_what_an_output_holds(
+    stores: Stores, settings: Settings, hdf5_file: Callable[..., bytes]
+) -> None:
+    record = service.store_ready(hdf5_file(4096), "t1", stores, settings)
+
+    stored = stores.files.get(record.file_id)
+    assert [(d.name, d.shape, d.dtype) for d in stored.datasets or []] == [("/volume", [1024], "float32")]
+    assert stored.datasets_truncated is False
+
+
+def test_store_ready_refuses_bytes_that_are_not_hdf5(stores: Stores, settings: Settings) -> None:
+    # A job's outputs come from the algorithm's process: they are read as HDF5 before they become files.
+    with pytest.raises(InvalidInputError, match="not a valid HDF5 file"):
+        service.store_ready(b"not hdf5 at all", "t1", stores, settings)
+
+    assert stores.files.list_recent("t1", 10, None)[0] == []
+
+
 def test_start_upload_small_file_gets_single_put(stores: Stores, settings: Settings) -> None:
     upload = service.start_upload(UploadCreate(size=1000), "t1", stores, settings)
 

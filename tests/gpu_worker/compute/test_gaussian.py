@@ -101,3 +101,21 @@ def test_gaussian_filter3d_rejects_bad_sigma(sigma: float | tuple[float, ...]) -
 def test_gaussian_filter3d_rejects_non_3d_input() -> None:
     with pytest.raises(ValueError, match="3D"):
         gaussian_filter3d(torch.zeros(4, 4), 1.0)
+
+
+def test_gaussian_filter3d_reports_progress_slab_by_slab() -> None:
+    reported: list[float] = []
+
+    gaussian_filter3d(torch.from_numpy(_volume((40, 8, 8))), 1.0, slab=8, on_progress=reported.append)
+
+    assert reported == [0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_gaussian_filter3d_reports_progress_across_both_passes_of_non_finite_input() -> None:
+    volume = _volume((16, 8, 8))
+    volume[3, 3, 3] = np.nan
+    reported: list[float] = []
+
+    gaussian_filter3d(torch.from_numpy(volume), 1.0, slab=8, on_progress=reported.append)
+
+    assert reported == [0.25, 0.5, 0.75, 1.0]

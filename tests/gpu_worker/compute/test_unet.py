@@ -97,3 +97,13 @@ def test_shipped_weights_are_what_the_script_makes(dims: int) -> None:
     assert shipped.keys() == expected.keys()
     assert all(torch.equal(shipped[name], expected[name]) for name in expected)
     assert weights_path(dims).stat().st_size < 1_000_000
+
+
+def test_tiled_inference_reports_the_fraction_of_tiles_done_per_batch() -> None:
+    model = load_unet(weights_path(3), 3)
+    reported: list[float] = []
+
+    # 3 x 2 x 2 = 12 tiles of 8 (stride 6 over 20, 14, 14), in batches of 4.
+    tiled_inference(model, torch.rand(20, 14, 14), 8, 2, tile_batch=4, on_progress=reported.append)
+
+    assert reported == [4 / 12, 8 / 12, 12 / 12]

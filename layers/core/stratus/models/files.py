@@ -62,6 +62,25 @@ class UploadPlan(BaseModel):
         return [self.part_size] * full + ([rest] if rest else [])
 
 
+class HDF5Dataset(BaseModel):
+    """One dataset of a file, as read from the file's headers."""
+
+    name: str = Field(description="The dataset's path in the file, e.g. /image")
+    shape: list[int] | None = Field(description="Its shape ([] for a scalar); null for an empty dataset")
+    dtype: str = Field(description="numpy's name for its type (float32, uint8, …); string for text")
+    chunks: list[int] | None = Field(description="Its chunk shape; null when stored contiguous")
+    filters: list[str] = Field(
+        description="Its filter pipeline in order (e.g. shuffle, zstd); unknown ones as 'filter <id>'"
+    )
+
+
+class FileContents(BaseModel):
+    """The datasets of a file, as many as a record holds."""
+
+    datasets: list[HDF5Dataset]
+    truncated: bool = Field(description="True when the file has more datasets than are listed")
+
+
 class FileRecord(TenantRecord):
     """A file as stored in the table (internal)."""
 
@@ -87,6 +106,9 @@ class FileRecord(TenantRecord):
     # What the bytes are, for the step cache: "sha256:…" of bytes we stored, or "etag:…" (S3's ETag: the
     # MD5 of a single-part upload, of the parts for a multipart one) of bytes a client sent to S3.
     content_hash: str | None = None
+    # What the file holds, read when it became READY (absent on files from before it was recorded).
+    datasets: list[HDF5Dataset] | None = None
+    datasets_truncated: bool = False
 
 
 def describe_holders(holders: Iterable[str]) -> str:
@@ -120,6 +142,28 @@ class File(BaseModel):
             reason=record.reason,
             time_created=datetime.fromtimestamp(record.created_at, UTC),
             expires_at=datetime.fromtimestamp(record.expires_at, UTC),
+        )
+
+
+class FileDetail(File):
+    """A file's metadata with what it holds (the status route's answer)."""
+
+    datasets: list[HDF5Dataset] | None = Field(
+        description="Every dataset with its shape, dtype, chunks and filters, once READY; null for files "
+        "stored before Stratus recorded them"
+    )
+    datasets_truncated: bool = Field(
+        description="True when the file holds more datasets than are listed (the list stops at 256, or "
+        "sooner for long names)"
+    )
+
+    @classmethod
+    def from_record(cls, record: FileRecord) -> FileDetail:
+        """Shape a stored record for clients, with its datasets."""
+        return cls(
+            **File.from_record(record).model_dump(),
+            datasets=record.datasets,
+            datasets_truncated=record.datasets_truncated,
         )
 
 

@@ -22,6 +22,7 @@ from stratus.errors import (
 from stratus.models.files import (
     FILE_ID_PATTERN,
     S3_MAX_PARTS,
+    FileContents,
     FileRecord,
     FileStatus,
     ObjectCreated,
@@ -84,15 +85,21 @@ def store_upload(body: bytes, tenant: str, stores: Stores, settings: Settings) -
     Raises PayloadTooLargeError, InvalidInputError.
     """
     check_direct_size(len(body), settings)
-    hdf5.validate_bytes(body)
-    return store_ready(body, tenant, stores, settings)
+    contents = hdf5.validate_bytes(body)
+    return store_ready(body, tenant, stores, settings, contents)
 
 
-def store_ready(body: bytes, tenant: str, stores: Stores, settings: Settings) -> FileRecord:
-    """Store already-checked HDF5 bytes as a new READY file with the usual lifetime.
+def store_ready(
+    body: bytes, tenant: str, stores: Stores, settings: Settings, contents: FileContents | None = None
+) -> FileRecord:
+    """Store HDF5 bytes as a new READY file with the usual lifetime, recording what it holds:
+    ``contents`` when the caller validated the bytes already (store_upload), else read from them here
+    (a job's outputs, which the algorithm's process wrote).
 
-    Callers vouch for the bytes: store_upload validates a client's, the worker's runtime writes its own.
+    Raises InvalidInputError (bytes that are not HDF5).
     """
+    if contents is None:
+        contents = hdf5.validate_bytes(body)
     now = stores.clock()
     file_id = new_file_id()
     key = file_key(file_id)
@@ -109,6 +116,8 @@ def store_ready(body: bytes, tenant: str, stores: Stores, settings: Settings) ->
         size=len(body),
         version_id=version_id,
         content_hash=f"sha256:{hashlib.sha256(body).hexdigest()}",
+        datasets=contents.datasets,
+        datasets_truncated=contents.truncated,
     )
     stores.files.create(record)
     return record
@@ -276,14 +285,14 @@ def _settle(record: FileRecord, version_id: str | None, stores: Stores, settings
     """
     try:
         try:
-            checked = _validate_object(record, version_id, stores, settings)
+            checked, contents = _validate_object(record, version_id, stores, settings)
         except InvalidInputError as exc:
             return stores.files.mark_rejected(record.file_id, exc.detail)
         stores.objects.tag_temporary(record.s3_key, checked.version_id)
         expires_at = int(stores.clock()) + settings.file_lifetime_seconds
         content_hash = f"etag:{checked.etag.strip(chr(34))}" if checked.etag else None
         return stores.files.mark_ready(
-            record.file_id, checked.size, expires_at, checked.version_id, content_hash
+            record.file_id, checked.size, expires_at, checked.version_id, content_hash, contents
         )
     except IllegalTransitionError:
         # A duplicate event settled the file first.
@@ -301,8 +310,9 @@ def ingest_objects(objects: list[ObjectCreated], stores: Stores, settings: Setti
 
 def _validate_object(
     record: FileRecord, version_id: str | None, stores: Stores, settings: Settings
-) -> ObjectVersion:
-    """The uploaded object's version once it has the declared size and checks out as HDF5.
+) -> tuple[ObjectVersion, FileContents]:
+    """The uploaded object's version once it has the declared size and checks out as HDF5, and what it
+    holds.
 
     Raises InvalidInputError, NotFoundError.
     """
@@ -316,8 +326,8 @@ def _validate_object(
     if checked.size > settings.max_upload_bytes:
         raise InvalidInputError(f"the uploaded file is over {settings.max_upload_bytes} bytes")
     with stores.objects.open_ranged(record.s3_key, checked.size, checked.version_id) as reader:
-        hdf5.validate_fileobj(reader)
-    return checked
+        contents = hdf5.validate_fileobj(reader)
+    return checked, contents
 
 
 def get_ready(file_id: str, tenant: str, stores: Stores) -> FileRecord:

@@ -8,7 +8,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase
 from botocore.exceptions import ClientError
 
 from stratus.errors import ConflictError, FileInUseError, NotFoundError
-from stratus.models.files import FileRecord, FileStatus, describe_holders, sources_of
+from stratus.models.files import FileContents, FileRecord, FileStatus, describe_holders, sources_of
 from stratus.stores.base import Item, TenantRecordStore, Write, from_item
 
 # A hold or release is a conditional write that guesses the item's state; a wrong guess reads the item
@@ -36,14 +36,18 @@ class FileStore(TenantRecordStore[FileRecord]):
         expires_at: int,
         version_id: str | None = None,
         content_hash: str | None = None,
+        contents: FileContents | None = None,
     ) -> FileRecord:
-        """PENDING → READY with the validated size, S3 version and content hash. Raises NotFoundError,
-        IllegalTransitionError."""
+        """PENDING → READY with the validated size, S3 version, content hash and datasets. Raises
+        NotFoundError, IllegalTransitionError."""
         values: dict[str, Any] = {"size": size, "expires_at": expires_at}
         if version_id is not None:
             values["version_id"] = version_id
         if content_hash is not None:
             values["content_hash"] = content_hash
+        if contents is not None:
+            values["datasets"] = [dataset.model_dump(mode="json") for dataset in contents.datasets]
+            values["datasets_truncated"] = contents.truncated
         return self._end_upload(file_id, FileStatus.READY, values)
 
     def mark_rejected(self, file_id: str, reason: str) -> FileRecord:

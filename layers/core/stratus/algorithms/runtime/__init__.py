@@ -1,7 +1,7 @@
 """Our implementation of Compox's runner and training API (`compox.algorithm_utils`, `compox.training`)."""
 
 from stratus.algorithms.runtime.context import LOG_LEVELS, LogLevel, RunnerContext, StopRequested
-from stratus.algorithms.runtime.datasets import read_record, write_record
+from stratus.algorithms.runtime.datasets import InputDataError, read_record, write_record
 from stratus.algorithms.runtime.io_schemas import (
     AlignmentSchema,
     DataSchema,
@@ -37,6 +37,7 @@ __all__ = [
     "Image2MultiRegionSegmentationRunner",
     "Image2SegmentationRunner",
     "ImageSchema",
+    "InputDataError",
     "LogLevel",
     "MeshSchema",
     "MultiRegionSegmentationSchema",

@@ -190,7 +190,7 @@ class BaseRunner(ABC):
         self.context.raise_if_stop_requested()
 
         def fetch(file_id: str) -> dict[str, Any]:
-            return read_record(self.context.read_data(file_id), schema, keys)
+            return read_record(self.context.read_data(file_id), schema, keys, name=file_id)
 
         return self._map(fetch, list(file_ids), parallel)
 

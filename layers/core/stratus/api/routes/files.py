@@ -10,6 +10,7 @@ from stratus.api.deps import CallerDep, CursorQuery, FileDep, FileIdPath, LimitQ
 from stratus.models.files import (
     Deleted,
     File,
+    FileDetail,
     FilePage,
     FileStatus,
     FileUploaded,
@@ -116,9 +117,10 @@ def download_file(
 
 
 @router.get("/{file_id}/status", summary="A file's status and metadata", responses={404: ERRORS[404]})
-async def file_status(file: FileDep) -> File:
-    """Status (PENDING, READY, REJECTED with reason), size and expiry."""
-    return File.from_record(file)
+async def file_status(file: FileDep) -> FileDetail:
+    """Status (PENDING, READY, REJECTED with reason), size, expiry and, once READY, what the file holds:
+    each dataset's path, shape, dtype, chunks and compression filters."""
+    return FileDetail.from_record(file)
 
 
 @router.delete("/{file_id}", summary="Delete a file now", responses={404: ERRORS[404]})

@@ -1,5 +1,6 @@
-"""The worker's command line (the Batch entry point): `python -m gpu_worker run-execution <execution_id>` or
-`python -m gpu_worker run-training <training_id> <round>`."""
+"""The worker's command line (the Batch entry point): `python -m gpu_worker run-execution <execution_id>`,
+`python -m gpu_worker run-training <training_id> <round>` or `python -m gpu_worker build-environment
+<digest>`."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     training = commands.add_parser("run-training", help="run one round of a training by id")
     training.add_argument("training_id")
     training.add_argument("round", type=int)
+    environment = commands.add_parser("build-environment", help="build one environment of dependencies")
+    environment.add_argument("digest")
     return parser.parse_args(argv)
 
 
@@ -54,6 +57,11 @@ def main(argv: list[str] | None = None, launch: Launch = spawn_runner) -> int:
     """Run the job named on the command line; returns the process exit code. ``launch`` starts the
     algorithm's process (a fresh interpreter; the local stack forks it from its warm zygote)."""
     args = _parse(argv)
+    if args.command == "build-environment":
+        # No algorithm runs, so no sandbox: pip does, in a process of its own (gpu_worker.envs).
+        from gpu_worker.envs import main as build_environment
+
+        return build_environment(["build", args.digest])
     kind = "execution" if args.command == "run-execution" else "training"
     preload = [name for name in PRELOAD if importlib.util.find_spec(name) is not None]
     with _ending_on_sigterm(), temporary_job_folder(kind, runner_owner()) as folder:

@@ -16,6 +16,7 @@ from stratus.stores.layout import asset_key
 
 from gpu_worker.compute.device import runtime_device
 from gpu_worker.context import ExecutionContext
+from gpu_worker.envs import stage as stage_environment
 from gpu_worker.sandbox.host import Outcome, Sandbox, failed, open_sandbox
 from gpu_worker.sandbox.service import RunnerService
 from gpu_worker.training_context import TrainingContext
@@ -59,7 +60,8 @@ def run_execution(
         device = str(runtime_device(execution.plan.device))
         context = ExecutionContext(execution, stores, settings, running.folder.package, device)
         job = {"kind": "execution", "input_ids": list(execution.input_dataset_ids)}
-        service = RunnerService(context, running.folder, _job(running.folder, job, execution.plan, device))
+        spec = job_spec(running.folder, job, execution.plan, device)
+        service = RunnerService(context, running.folder, spec)
         service.prefetch(list(execution.input_dataset_ids))
         return _run(execution, stores.executions, context, running, service, stores, context.finish)
 
@@ -89,7 +91,7 @@ def run_training(
         device = str(runtime_device(training.plan.device))
         context = TrainingContext(training, round_index, stores, settings, running.folder.package, device)
         job = {"kind": "training", "sample_ids": list(context.round.sample_ids)}
-        service = RunnerService(context, running.folder, _job(running.folder, job, training.plan, device))
+        service = RunnerService(context, running.folder, job_spec(running.folder, job, training.plan, device))
         return _run(
             training,
             stores.trainings,
@@ -112,7 +114,7 @@ def _sandbox(kind: str, given: Sandbox | None) -> Iterator[Sandbox]:
         yield sandbox
 
 
-def _job(folder: JobFolder, job: dict[str, Any], plan: JobPlan, device: str) -> dict[str, Any]:
+def job_spec(folder: JobFolder, job: dict[str, Any], plan: JobPlan, device: str) -> dict[str, Any]:
     """What the algorithm's process is told of its job: the kind's own fields, and where things are."""
     return {
         **job,
@@ -122,6 +124,8 @@ def _job(folder: JobFolder, job: dict[str, Any], plan: JobPlan, device: str) -> 
         "work_dir": str(folder.work),
         "scratch_dir": str(folder.scratch),
         "outbox_dir": str(folder.outbox),
+        # The version's declared dependencies, first on the algorithm's import path (gpu_worker.envs).
+        "environment_dir": str(folder.environment) if plan.environment else None,
     }
 
 
@@ -139,6 +143,8 @@ def _run(
     job_id = str(getattr(record, store.id_field))
     try:
         _stage_package(record.plan, assets or record.plan.assets, context.package_dir, stores)
+        if record.plan.environment is not None:
+            stage_environment(record.plan.environment, stores.objects, sandbox.folder.environment)
         outcome = sandbox.serve(service)
     except Exception as exc:
         # The worker's own failure (staging, a store), recorded without a traceback: its frames are the

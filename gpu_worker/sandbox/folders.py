@@ -24,8 +24,8 @@ _SHARED = 0o755
 
 @dataclass(frozen=True)
 class JobFolder:
-    """One job's folder. The worker writes `package`, `inputs` and `inbox` (the algorithm may only read
-    them); the algorithm owns `work`: its home, temp and scratch folders and the outbox."""
+    """One job's folder. The worker writes `package`, `environment`, `inputs` and `inbox` (the algorithm
+    may only read them); the algorithm owns `work`: its home, temp and scratch folders and the outbox."""
 
     root: Path
     # The algorithm's user and group when it is not the worker's (the worker is root), else None.
@@ -35,6 +35,11 @@ class JobFolder:
     def package(self) -> Path:
         """The staged package: code and assets."""
         return self.root / "package"
+
+    @property
+    def environment(self) -> Path:
+        """The packages the version declared (its environment, unpacked): on the algorithm's import path."""
+        return self.root / "environment"
 
     @property
     def inputs(self) -> Path:
@@ -105,7 +110,7 @@ def create_job_folder(root: Path, owner: tuple[int, int] | None) -> JobFolder:
     """Lay out a job folder in the empty directory ``root``; the algorithm's part goes to ``owner``."""
     folder = JobFolder(root, owner)
     root.chmod(_SHARED)
-    for shared in (folder.package, folder.inputs, folder.inbox):
+    for shared in (folder.package, folder.environment, folder.inputs, folder.inbox):
         shared.mkdir(mode=_SHARED)
     for private in (folder.work, folder.scratch, folder.temp, folder.outbox):
         private.mkdir(mode=_PRIVATE)

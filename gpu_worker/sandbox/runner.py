@@ -22,8 +22,9 @@ def serve_job(channel: Channel, notes: list[str], preload: list[str]) -> int:
     """Run the job the worker hands over and report its outcome; returns the exit status."""
     client = Client(channel)
     job = client.request("start", notes=notes)
-    # While the worker stages the package, import what the algorithm will most likely import too.
-    for module in preload:
+    # While the worker stages the package, import what the algorithm will most likely import too; and
+    # hdf5plugin always, so a package that opens files with h5py itself reads every filter ours read.
+    for module in ["hdf5plugin", *preload]:
         _import_quietly(module)
     spec: dict[str, Any] = job.result()
     os.chdir(spec["work_dir"])
@@ -36,6 +37,11 @@ def run_job(spec: dict[str, Any], context: RemoteContext) -> dict[str, Any]:
     """Load the Runner and run the execution or the training round; returns the outcome the worker
     records (COMPLETED with outputs, STOPPED, or FAILED with the error and the package's traceback)."""
     package_dir = Path(spec["package_dir"])
+    if spec.get("environment_dir"):
+        # First, so the package's declared versions win over anything else of the same name not imported
+        # yet; what the runtime imported already (numpy, h5py, stratus) stays as it is.
+        sys.path.insert(0, str(spec["environment_dir"]))
+        importlib.invalidate_caches()
     try:
         runner = load_runner(package_dir, context, spec["device"])
         if spec["kind"] == "training":

@@ -6,6 +6,7 @@ StratusError
 │   ├── AlreadyExistsError
 │   ├── IllegalTransitionError
 │   ├── NotReadyError
+│   ├── EnvironmentFailedError
 │   ├── FileInUseError
 │   ├── AlgorithmInUseError
 │   └── RunSlotsBusyError
@@ -60,6 +61,13 @@ class NotReadyError(ConflictError):
     """The resource exists but cannot be used yet (or any more)."""
 
     code = "not_ready"
+
+
+class EnvironmentFailedError(ConflictError):
+    """The algorithm version's declared dependencies could not be installed (pip's message says why): no
+    job of it can run until a fixed version is deployed."""
+
+    code = "environment_failed"
 
 
 class FileInUseError(ConflictError):

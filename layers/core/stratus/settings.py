@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     webhook_queue_url: str | None = None
     allow_private_webhook_targets: bool = False
     webhook_retry_base_seconds: int = Field(default=30, ge=1, le=900)
+    # Declared dependencies (the API only): environments are built for the worker's interpreter, named by
+    # its tag (template.yaml WorkerPythonTag; unset: this interpreter's, as on the local stack where the
+    # API and the worker are one), by Batch jobs of this definition on this queue.
+    worker_python_tag: str | None = Field(default=None, pattern=r"^cp[0-9]{2,3}-[a-z0-9]+_[a-z0-9_]+$")
+    environment_build_job_queue: str | None = None
+    environment_build_job_definition: str | None = None
 
     @property
     def file_lifetime_seconds(self) -> int:

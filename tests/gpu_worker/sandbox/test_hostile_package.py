@@ -164,7 +164,7 @@ def test_hostile_package_sees_no_other_jobs_folders(found) -> None:
     job_dir = str(Path(package_dir).parent)
     around_job = listings[str(Path(job_dir).parent)]
 
-    assert sorted(listings[job_dir]["result"]) == ["inbox", "inputs", "package", "work"]
+    assert sorted(listings[job_dir]["result"]) == ["environment", "inbox", "inputs", "package", "work"]
     if around_job["ok"]:
         jobs = [
             name

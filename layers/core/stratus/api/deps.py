@@ -17,7 +17,7 @@ from stratus.models.records import TagFilter
 from stratus.services import jobs
 from stratus.services.workflows import Machines
 from stratus.settings import Settings
-from stratus.stores import StateMachineStore, Stores
+from stratus.stores import BuildQueue, StateMachineStore, Stores
 
 if TYPE_CHECKING:
     from stratus.stores.jobs import JobStore
@@ -169,7 +169,17 @@ async def _workflow_machines(settings: SettingsDep) -> Machines:
     return Machines(workflow=workflow, execution=execution, training=training)
 
 
+async def _build_queue(settings: SettingsDep) -> BuildQueue | None:
+    # None where the stack builds no environments (tests of other things); a deploy that needs a build
+    # then fails as a deployment error (services/environments.py).
+    queue, definition = settings.environment_build_job_queue, settings.environment_build_job_definition
+    if queue is None or definition is None:
+        return None
+    return BuildQueue(aws.client("batch"), queue, definition)
+
+
 ExecutionDep = Annotated[ExecutionRecord, Depends(_execution)]
 ExecutionMachineDep = Annotated[StateMachineStore, Depends(_execution_machine)]
 TrainingMachineDep = Annotated[StateMachineStore, Depends(_training_machine)]
 WorkflowMachinesDep = Annotated[Machines, Depends(_workflow_machines)]
+BuildQueueDep = Annotated[BuildQueue | None, Depends(_build_queue)]

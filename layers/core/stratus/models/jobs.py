@@ -87,6 +87,9 @@ class JobPlan(BaseModel):
     algorithm_major: int
     algorithm_minor: int
     code_key: str = Field(description="S3 key of the pinned version's code")
+    environment: str | None = Field(
+        default=None, description="Digest of the version's environment (its declared dependencies), if any"
+    )
     assets: dict[str, str] = Field(description="Asset path → sha256: the version's, or the checkpoint's")
     checkpoint_id: str | None = None
     parameters: dict[str, Any] = Field(description="The parameters used, defaults filled in")

@@ -7,6 +7,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from stratus.algorithms import AlgorithmConfig, PackageLimits, build_zip, parameter_schema, read_package
+from stratus.algorithms.requirements import declared_requirements, environment_requirements, python_tag
 from stratus.errors import ForbiddenError, InvalidInputError
 from stratus.models.algorithms import (
     AlgorithmRecord,
@@ -14,13 +15,17 @@ from stratus.models.algorithms import (
     AlgorithmVersionRecord,
     is_builtin,
 )
-from stratus.services import holds
+from stratus.models.environments import EnvironmentStatus
+from stratus.services import environments, holds
 from stratus.stores.layout import asset_key, code_key
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from stratus.algorithms import AlgorithmPackage
+    from stratus.models.environments import EnvironmentRecord
     from stratus.settings import Settings
-    from stratus.stores import Stores
+    from stratus.stores import BuildQueue, Stores
 
 
 def package_limits(settings: Settings) -> PackageLimits:
@@ -28,15 +33,22 @@ def package_limits(settings: Settings) -> PackageLimits:
     return PackageLimits(max_zip_bytes=settings.max_direct_upload_bytes)
 
 
-def deploy(data: bytes, owner: str, stores: Stores, settings: Settings) -> AlgorithmVersionRecord:
+def deploy(
+    data: bytes, owner: str, stores: Stores, settings: Settings, builds: BuildQueue | None = None
+) -> AlgorithmVersionRecord:
     """Register a package zip as the next minor version of ``owner``'s algorithm of its name + major
     version. ``owner`` is the calling tenant (its own namespace: another tenant's or a built-in of the
     same name is another algorithm), or BUILTIN_OWNER when the operator deploys the built-ins.
 
-    Re-deploying identical code and assets returns the current version (as Compox does).
+    Re-deploying identical code and assets returns the current version (as Compox does). Declared
+    `[project].dependencies` get an environment, built through ``builds`` unless built or building (a
+    failed build is retried, also by an identical re-deploy).
     Raises InvalidInputError, PayloadTooLargeError, ConflictError.
     """
     package = read_package(data, package_limits(settings))
+    requirements = environment_requirements(declared_requirements(package.code_files))
+    tag = settings.worker_python_tag or python_tag()
+    digest = environments.ensure(requirements, tag, owner, stores, builds)
     code = build_zip(dataclasses.replace(package, assets={}))
     key = code_key(owner, package.name, package.major_version, hashlib.sha256(code).hexdigest())
     current = stores.algorithms.find(owner, package.name, package.major_version)
@@ -59,6 +71,8 @@ def deploy(data: bytes, owner: str, stores: Stores, settings: Settings) -> Algor
             metadata=metadata,
             # Read once at deploy, so a training request for one that cannot train is refused up front.
             trainable=package.trainable,
+            requirements=requirements,
+            environment=digest,
             created_at=stores.clock(),
         )
 
@@ -73,10 +87,16 @@ def _store_content(package: AlgorithmPackage, code: bytes, key: str, stores: Sto
     stores.objects.put(key, code)
 
 
-def describe(record: AlgorithmRecord) -> AlgorithmRegistered:
+def describe(record: AlgorithmRecord, stores: Stores) -> AlgorithmRegistered:
     """An algorithm as Compox clients expect it, with its parameters' JSON schema; whether it is a
-    built-in. A built-in is never removable by a tenant, whatever its package says."""
+    built-in (a built-in is never removable by a tenant, whatever its package says); its newest minor
+    version's status (its environment's)."""
+    return _described(record, environments.statuses([record.environment], stores))
+
+
+def _described(record: AlgorithmRecord, found: Mapping[str, EnvironmentRecord]) -> AlgorithmRegistered:
     config = AlgorithmConfig.model_validate(record.metadata)
+    environment = found.get(record.environment) if record.environment else None
     builtin = is_builtin(record.owner)
     latest = str(record.latest_minor)
     return AlgorithmRegistered(
@@ -97,7 +117,22 @@ def describe(record: AlgorithmRecord) -> AlgorithmRegistered:
         exportable=config.exportable,
         builtin=builtin,
         parameter_schema=parameter_schema(config.additional_parameters),
+        requirements=environment.requirements if environment else [],
+        # A digest whose record is not there yet is being created by its deploy: BUILDING, as jobs see it.
+        status=environment.status if environment else _status_without(record.environment),
+        error=environment.error if environment else None,
     )
+
+
+def _status_without(digest: str | None) -> EnvironmentStatus:
+    return EnvironmentStatus.BUILDING if digest else EnvironmentStatus.READY
+
+
+def version_status(version: AlgorithmVersionRecord, stores: Stores) -> EnvironmentStatus:
+    """A version's status: its environment's (READY when it declares no dependencies)."""
+    found = environments.statuses([version.environment], stores)
+    environment = found.get(version.environment) if version.environment else None
+    return environment.status if environment else _status_without(version.environment)
 
 
 def get_by_id(algorithm_id: str, tenant: str, stores: Stores) -> AlgorithmRecord:
@@ -120,8 +155,10 @@ def list_algorithms(
     """The built-ins and ``tenant``'s own algorithms with every positive tag, no negative tag, the type
     and all the devices asked for."""
     found = []
-    for record in stores.algorithms.list_visible(tenant):
-        described = describe(record)
+    records = stores.algorithms.list_visible(tenant)
+    statuses = environments.statuses([record.environment for record in records], stores)
+    for record in records:
+        described = _described(record, statuses)
         tags = set(described.algorithm_tags)
         if not set(positive_tags) <= tags or tags & set(negative_tags):
             continue

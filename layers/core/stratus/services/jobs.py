@@ -19,7 +19,7 @@ from stratus.errors import (
 from stratus.models.idempotency import IdempotencyRecord
 from stratus.models.jobs import JobError, JobPlan, JobRecord, JobStatus, is_terminal
 from stratus.models.webhooks import WebhookEvent
-from stratus.services import files, holds, quotas, telemetry, webhooks
+from stratus.services import environments, files, holds, quotas, telemetry, webhooks
 from stratus.stores.quotas import waiting_order
 
 if TYPE_CHECKING:
@@ -70,8 +70,12 @@ def plan_job(
     """Resolve what a job runs: the pinned version (a built-in's or ``tenant``'s own: another tenant's id
     is not found), the checkpoint's assets, the parameters with their defaults and the device.
 
-    Raises NotFoundError, InvalidInputError."""
+    Raises NotFoundError, InvalidInputError, NotReadyError (its environment is BUILDING),
+    EnvironmentFailedError."""
     version = stores.algorithms.get_version_by_id(algorithm_id, tenant, int(minor) if minor else None)
+    if version.environment is not None:
+        # No job is accepted that is certain to fail: its dependencies must be installed first.
+        environments.require_ready(version.environment, stores)
     if schema == "training_parameters" and not version.trainable:
         raise InvalidInputError(
             f"algorithm {version.name} {version.major} (minor {version.minor}, id {algorithm_id}) is not "
@@ -94,6 +98,7 @@ def plan_job(
         algorithm_major=version.major,
         algorithm_minor=version.minor,
         code_key=version.code_key,
+        environment=version.environment,
         assets=assets,
         checkpoint_id=checkpoint_id,
         parameters=validate_parameters(

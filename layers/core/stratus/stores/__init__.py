@@ -3,6 +3,7 @@
 from stratus.stores.algorithms import AlgorithmStore
 from stratus.stores.bundle import Stores, build_stores
 from stratus.stores.checkpoints import CheckpointStore
+from stratus.stores.environments import BuildQueue, EnvironmentStore
 from stratus.stores.executions import ExecutionStore
 from stratus.stores.files import FileStore
 from stratus.stores.idempotency import IdempotencyStore
@@ -16,7 +17,9 @@ from stratus.stores.workflows import WorkflowStore
 
 __all__ = [
     "AlgorithmStore",
+    "BuildQueue",
     "CheckpointStore",
+    "EnvironmentStore",
     "ExecutionStore",
     "FileStore",
     "IdempotencyStore",

@@ -295,6 +295,7 @@ class AlgorithmStore(RecordStore):
                     "latest_minor": latest.minor,
                     "minors": remaining,
                     "metadata": latest.metadata,
+                    "environment": latest.environment,
                     "updated_at": self._clock(),
                 }
             )
@@ -321,6 +322,7 @@ class AlgorithmStore(RecordStore):
             latest_minor=version.minor,
             minors=[version.minor],
             metadata=metadata,
+            environment=version.environment,
             created_at=now,
             updated_at=now,
         )
@@ -345,6 +347,7 @@ class AlgorithmStore(RecordStore):
                 "latest_minor": version.minor,
                 "minors": [*current.minors, version.minor],
                 "metadata": metadata,
+                "environment": version.environment,
                 "updated_at": version.created_at,
             }
         )

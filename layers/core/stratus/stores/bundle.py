@@ -9,6 +9,7 @@ from stratus import aws
 from stratus.clock import system_clock
 from stratus.stores.algorithms import AlgorithmStore
 from stratus.stores.checkpoints import CheckpointStore
+from stratus.stores.environments import EnvironmentStore
 from stratus.stores.executions import ExecutionStore
 from stratus.stores.files import FileStore
 from stratus.stores.idempotency import IdempotencyStore
@@ -35,6 +36,7 @@ class Stores:
     trainings: TrainingStore
     samples: SampleStore
     checkpoints: CheckpointStore
+    environments: EnvironmentStore
     idempotency: IdempotencyStore
     tokens: TokenStore
     quotas: QuotaStore
@@ -58,6 +60,7 @@ def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
         trainings=TrainingStore(table, clock, secret),
         samples=SampleStore(table, clock, secret),
         checkpoints=CheckpointStore(table, clock, secret),
+        environments=EnvironmentStore(table, clock),
         idempotency=IdempotencyStore(table, clock),
         quotas=QuotaStore(table, clock, settings.max_queued_jobs, settings.max_running_jobs),
         tokens=TokenStore(table, clock, secret),

@@ -27,6 +27,11 @@ def code_key(owner: str, name: str, major: int, digest: str) -> str:
     return f"algorithms/{quote(owner, safe='')}/{name}/{major}/code-{digest}.zip"
 
 
+def environment_key(digest: str) -> str:
+    """An environment's packages (a zip of its site-packages), by its content address: written once."""
+    return f"envs/{digest}.zip"
+
+
 def session_prefix(tenant: str, token: str) -> str:
     """S3 prefix of one session; the tenant is part of it so a guessed token reaches only one's own."""
     return f"sessions/{quote(tenant, safe='')}/{quote(token, safe='')}/"

@@ -13,6 +13,7 @@ from stratus.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
+    from pathlib import Path
 
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
@@ -72,6 +73,15 @@ class ObjectStore:
     def put(self, key: str, body: bytes) -> None:
         """Store bytes that never expire (algorithm code and assets)."""
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=body)
+
+    def upload_file(self, key: str, path: Path) -> None:
+        """Store a local file that never expires (an environment's zip), in parts when it is large."""
+        self._s3.upload_file(str(path), self._bucket, key)
+
+    def download_file(self, key: str, path: Path) -> None:
+        """Write an object to a local file, streamed. Raises NotFoundError."""
+        with _missing_as_not_found(f"object {key} not found"):
+            self._s3.download_file(self._bucket, key, str(path))
 
     def is_reachable(self) -> bool:
         """Whether the bucket answers (HeadBucket: no object is read)."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from stratus.api.bodies import ZipBody, binary_body
-from stratus.api.deps import CallerDep, SettingsDep, StoresDep
+from stratus.api.deps import BuildQueueDep, CallerDep, SettingsDep, StoresDep
 from stratus.models.algorithms import ALGORITHM_NAME_PATTERN, AlgorithmDeployed, AlgorithmRegistered
 from stratus.models.files import Deleted
 from stratus.models.ids import AlgorithmId, CheckpointId
@@ -36,16 +36,19 @@ ERRORS = {
     responses={k: ERRORS[k] for k in (409, 413, 415)},
 )
 def deploy_algorithm(
-    body: ZipBody, caller: CallerDep, stores: StoresDep, settings: SettingsDep
+    body: ZipBody, caller: CallerDep, stores: StoresDep, settings: SettingsDep, builds: BuildQueueDep
 ) -> AlgorithmDeployed:
     """Validate the package and register it as the next minor version of the caller's algorithm of its
-    name + major version (the caller's own: a built-in of the same name stays as it is)."""
-    version = service.deploy(body, caller.tenant, stores, settings)
+    name + major version (the caller's own: a built-in of the same name stays as it is). A package that
+    declares `[project].dependencies` reads `BUILDING` until its environment is built (`READY`), or
+    `FAILED` with pip's message; an unparsable requirement is a 422 and nothing is stored."""
+    version = service.deploy(body, caller.tenant, stores, settings, builds)
     return AlgorithmDeployed(
         algorithm_id=version.algorithm_id,
         algorithm_name=version.name,
         algorithm_major_version=str(version.major),
         algorithm_minor_version=str(version.minor),
+        status=service.version_status(version, stores),
     )
 
 
@@ -83,7 +86,7 @@ def get_algorithm_by_id(
 ) -> AlgorithmRegistered:
     """The algorithm an `algorithm_id` names (a built-in or the caller's own), as
     `/algorithm/{name}/{major}` answers it."""
-    return service.describe(service.get_by_id(algorithm_id, caller.tenant, stores))
+    return service.describe(service.get_by_id(algorithm_id, caller.tenant, stores), stores)
 
 
 @router.get(
@@ -94,7 +97,7 @@ def get_algorithm(
 ) -> AlgorithmRegistered:
     """The caller's own algorithm of this name, else the built-in: its id, minor versions and what its
     newest minor version advertises."""
-    return service.describe(stores.algorithms.resolve(name, major, caller.tenant))
+    return service.describe(stores.algorithms.resolve(name, major, caller.tenant), stores)
 
 
 @router.get(

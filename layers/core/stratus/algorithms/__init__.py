@@ -19,18 +19,23 @@ from stratus.algorithms.package import (
     AlgorithmPackage,
     PackageLimits,
     build_zip,
+    check_python_sources,
+    check_required_files,
+    check_runner_class,
+    extract_files,
     package_from_folder,
     parse_files,
     read_package,
 )
 
 if TYPE_CHECKING:
-    from stratus.algorithms.loader import load_runner, unload_runner
+    from stratus.algorithms.loader import import_runner, load_runner, unload_runner
     from stratus.algorithms.runtime import BaseRunner, RunnerContext, StopRequested
 
 # The runner runtime imports h5py and numpy (~100 ms), which the API (configs and package zips only)
 # never needs: these names are imported on first use (PEP 562), off the API Lambda's cold start.
 _LAZY_MODULES = {
+    "import_runner": "stratus.algorithms.loader",
     "load_runner": "stratus.algorithms.loader",
     "unload_runner": "stratus.algorithms.loader",
     "BaseRunner": "stratus.algorithms.runtime",
@@ -50,6 +55,11 @@ __all__ = [
     "RunnerContext",
     "StopRequested",
     "build_zip",
+    "check_python_sources",
+    "check_required_files",
+    "check_runner_class",
+    "extract_files",
+    "import_runner",
     "load_runner",
     "package_from_folder",
     "parameter_schema",

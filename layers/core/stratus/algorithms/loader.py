@@ -46,29 +46,45 @@ def load_runner(package_dir: Path, context: RunnerContext, device: str) -> BaseR
     """Import `Runner.py`, build the Runner on `device` and load its assets, as Compox's fetch does.
     Raises InvalidInputError when Runner.py has no `Runner(BaseRunner)`; anything the algorithm raises
     propagates as it is. Call `unload_runner` when the runner is done with."""
-    namespace = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex}"
-    finder = _PackageFinder(namespace, package_dir.resolve())
-    _install_compox_aliases(namespace)
-    sys.meta_path.insert(0, finder)
+    runner_class = import_runner(package_dir)
     try:
-        module = importlib.import_module(f"{namespace}.Runner")
-        runner_class = getattr(module, "Runner", None)
-        if not (isinstance(runner_class, type) and issubclass(runner_class, BaseRunner)):
-            raise InvalidInputError("Runner.py must define `class Runner(BaseRunner)`")
         # As Compox: the instance is made without arguments, then `initialize` runs __init__ on the device.
         runner = runner_class.__new__(runner_class)
         runner.attach(context)
         runner.initialize(device)
         runner.load()
     except BaseException:
-        _remove_namespace(namespace)
+        _unload_class(runner_class)
         raise
     return runner
 
 
+def import_runner(package_dir: Path) -> type[BaseRunner]:
+    """Import `Runner.py` in a namespace of its own and return its Runner class (the deploy check and
+    `load_runner` alike). Raises InvalidInputError when it has no `Runner(BaseRunner)`; anything the
+    import raises propagates as it is."""
+    namespace = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex}"
+    finder = _PackageFinder(namespace, package_dir.resolve())
+    install_compox_modules(f"{namespace}.{COMPOX}")
+    sys.meta_path.insert(0, finder)
+    try:
+        module = importlib.import_module(f"{namespace}.Runner")
+        runner_class = getattr(module, "Runner", None)
+        if not (isinstance(runner_class, type) and issubclass(runner_class, BaseRunner)):
+            raise InvalidInputError("Runner.py must define `class Runner(BaseRunner)`")
+    except BaseException:
+        _remove_namespace(namespace)
+        raise
+    return runner_class
+
+
 def unload_runner(runner: BaseRunner) -> None:
     """Drop the runner's import namespace (its modules and finder) from the interpreter."""
-    namespace = type(runner).__module__.split(".", 1)[0]
+    _unload_class(type(runner))
+
+
+def _unload_class(runner_class: type[BaseRunner]) -> None:
+    namespace = runner_class.__module__.split(".", 1)[0]
     if namespace.startswith(NAMESPACE_PREFIX):
         _remove_namespace(namespace)
 
@@ -79,10 +95,13 @@ def _remove_namespace(namespace: str) -> None:
         del sys.modules[name]
 
 
-def _install_compox_aliases(namespace: str) -> None:
-    # The aliases live under the algorithm's own namespace (imports are rewritten to reach them there), so
-    # no top-level `compox` is ever importable and a real compox installation is never shadowed.
-    root = f"{namespace}.{COMPOX}"
+def install_compox_modules(root: str) -> types.ModuleType:
+    """Serve Compox's module paths (COMPOX_MODULES) under the package name ``root``; returns its module.
+
+    The worker installs them under each algorithm's own namespace (imports are rewritten to reach them
+    there), so no top-level `compox` is importable there and a real compox installation is never
+    shadowed; only the author kit installs them as top-level `compox`, on request.
+    """
     for dotted, module in COMPOX_MODULES.items():
         parent = root
         for part in dotted.split(".")[:-1]:
@@ -92,6 +111,7 @@ def _install_compox_aliases(namespace: str) -> None:
         leaf = dotted.rsplit(".", 1)[-1]
         setattr(_ensure_stub(parent), leaf, module)
         sys.modules[f"{parent}.{leaf}"] = module
+    return sys.modules[root]
 
 
 def _ensure_stub(name: str) -> types.ModuleType:

@@ -74,6 +74,12 @@ class AlgorithmPackage:
 def read_package(data: bytes, limits: PackageLimits) -> AlgorithmPackage:
     """Read a package zip. Raises InvalidInputError (bad zip, unsafe paths, bad pyproject, missing files)
     and PayloadTooLargeError (over a size or count limit)."""
+    return parse_files(extract_files(data, limits))
+
+
+def extract_files(data: bytes, limits: PackageLimits) -> dict[str, bytes]:
+    """A package zip's files by relative POSIX path, its one top-level folder (if any) stripped.
+    Raises InvalidInputError (bad zip, unsafe paths) and PayloadTooLargeError (over a limit)."""
     if len(data) > limits.max_zip_bytes:
         raise PayloadTooLargeError(
             f"the package is {len(data)} bytes; the limit is {limits.max_zip_bytes} bytes"
@@ -83,26 +89,16 @@ def read_package(data: bytes, limits: PackageLimits) -> AlgorithmPackage:
             files = _extract(archive, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
         raise InvalidInputError(f"the package is not a valid zip file ({exc})") from exc
-    return parse_files(_strip_top_folder(files))
+    return _strip_top_folder(files)
 
 
 def parse_files(files: Mapping[str, bytes]) -> AlgorithmPackage:
     """Build a package from its files by relative POSIX path. Raises InvalidInputError."""
-    for required in (PYPROJECT, RUNNER):
-        if required not in files:
-            raise InvalidInputError(
-                f"the package has no {required} at its root (or inside one top-level folder)"
-            )
+    check_required_files(files)
     pyproject = parse_pyproject(files[PYPROJECT])
     code = {path: content for path, content in files.items() if _is_code(path)}
-    for path, content in code.items():
-        if path.endswith(".py"):
-            _check_python(path, content)
-    # Compox imports `Runner` from Runner.py: without it, every job of the package would fail.
-    if runner_class(files[RUNNER]) is None:
-        raise InvalidInputError(
-            f"{RUNNER} defines no top-level `class Runner` (Compox runs `class Runner(BaseRunner)`)"
-        )
+    check_python_sources(code)
+    check_runner_class(files[RUNNER])
     return AlgorithmPackage(
         name=pyproject.project.name,
         version=pyproject.project.version,
@@ -112,6 +108,31 @@ def parse_files(files: Mapping[str, bytes]) -> AlgorithmPackage:
         code_files=dict(sorted(code.items())),
         assets=dict(sorted((p, c) for p, c in files.items() if not _is_code(p))),
     )
+
+
+def check_required_files(files: Mapping[str, bytes]) -> None:
+    """Raises InvalidInputError when pyproject.toml or Runner.py is missing."""
+    for required in (PYPROJECT, RUNNER):
+        if required not in files:
+            raise InvalidInputError(
+                f"the package has no {required} at its root (or inside one top-level folder)"
+            )
+
+
+def check_python_sources(files: Mapping[str, bytes]) -> None:
+    """Raises InvalidInputError naming the first .py file that is not valid Python, and where."""
+    for path, content in files.items():
+        if path.endswith(".py"):
+            _check_python(path, content)
+
+
+def check_runner_class(source: bytes) -> None:
+    """Raises InvalidInputError when Runner.py has no top-level `class Runner`."""
+    # Compox imports `Runner` from Runner.py: without it, every job of the package would fail.
+    if runner_class(source) is None:
+        raise InvalidInputError(
+            f"{RUNNER} defines no top-level `class Runner` (Compox runs `class Runner(BaseRunner)`)"
+        )
 
 
 def runner_class(source: bytes) -> ast.ClassDef | None:

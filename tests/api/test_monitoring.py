@@ -16,6 +16,7 @@ from stratus.services import executions, holds
 from stratus.settings import get_settings
 from stratus.stores import Stores
 
+from gpu_worker.builtins import deploy_builtins
 from tests.conftest import MovableClock, job_plan
 
 TENANT = "local"
@@ -206,6 +207,7 @@ def test_health_with_checks_is_ok_when_every_component_answers(
     monkeypatch.setenv("TRAINING_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:t")
     monkeypatch.setenv("WORKFLOW_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:w")
     get_settings.cache_clear()
+    deploy_builtins(stores, get_settings())
     client = authenticate(create_app(get_settings(), stores), None)
 
     answer = client.get("/health", params={"checks": "true"})

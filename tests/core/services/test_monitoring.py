@@ -11,8 +11,10 @@ from stratus.models.executions import ExecutionRecord, ExecutionStatus
 from stratus.models.jobs import DevicePlan, JobError
 from stratus.services import executions, holds, jobs, monitoring
 from stratus.services.quotas import WAITING_STALE_S
+from stratus.settings import Settings
 from stratus.stores import Stores
 
+from gpu_worker.builtins import deploy_builtins
 from tests.conftest import MovableClock, job_plan
 
 TENANT = "local"
@@ -269,4 +271,13 @@ def test_health_checks_table_bucket_and_state_machines(stores: Stores) -> None:
         "table": "ok",
         "bucket": "ok",
         "state_machines": "failed",
+        "builtins": "failed",
     }
+
+
+def test_health_checks_that_the_builtins_are_deployed(stores: Stores, settings: Settings) -> None:
+    deploy_builtins(stores, settings)
+
+    answer = monitoring.health(stores, machines_configured=True)
+
+    assert (answer.status, (answer.checks or {})["builtins"].status) == ("ok", "ok")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -16,9 +17,10 @@ import boto3
 from botocore.exceptions import EndpointConnectionError
 
 from gpu_worker.builtins import deploy_builtins
-from stratus.local import identity
+from stratus.local import identity, readiness
 from stratus.local.bootstrap import DEFAULT_STACK_NAME, LocalStack, bootstrap
 from stratus.local.gateway import AUTHORIZER_CACHE_VARIABLE, AUTHORIZER_FUNCTION_VARIABLE
+from stratus.local.persistence import open_state
 from stratus.local.process import BANNER
 from stratus.local.server import (
     DEFAULT_HOST,
@@ -28,11 +30,13 @@ from stratus.local.server import (
     start_server,
     stop_process,
 )
+from stratus.local.state import DEFAULT_STATE_DIR, StateError, StateFolder
 from stratus.settings import Settings
 from stratus.stores import Stores, build_stores
 
-# The API behind the stand-in for API Gateway, which authorizes every request as the HttpApi does.
-APP_FACTORY = "stratus.local.gateway:create_local_app"
+# The API behind the stand-in for API Gateway, which authorizes every request as the HttpApi does; it
+# serves once the launcher says the stack is ready (restored, built-ins deployed).
+APP_FACTORY = readiness.APP_FACTORY
 DEFAULT_AWS_PORT = 4566
 DEFAULT_S3_PORT = 4567
 DEFAULT_API_PORT = 8000
@@ -77,6 +81,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="token: print a bearer token (a signed ID token) for --tenant of the running stack",
     )
     parser.add_argument("--tenant", default=LOCAL_TENANT, help="the tenant whose token `token` prints")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("STRATUS_LOCAL_STATE_DIR") or DEFAULT_STATE_DIR),
+        help="where files, records and algorithms are kept across restarts (or STRATUS_LOCAL_STATE_DIR)",
+    )
+    parser.add_argument("--fresh", action="store_true", help="start empty: forget the saved state")
+    parser.add_argument(
+        "--in-memory", action="store_true", help="keep nothing: no state folder is read or written (tests)"
+    )
     return parser.parse_args(argv)
 
 
@@ -121,9 +135,14 @@ def _start_api(stack: LocalStack, host: str, port: int) -> subprocess.Popen[byte
             "WORKFLOW_STATE_MACHINE_ARN": stack.state_machines["WorkflowStateMachine"],
             "CURSOR_SECRET": stack.secrets["CursorSecret"],
             "WEBHOOK_QUEUE_URL": stack.queues["WebhookQueue"],
+            "ENVIRONMENT_BUILD_JOB_QUEUE": stack.batch["CpuJobQueue"],
+            "ENVIRONMENT_BUILD_JOB_DEFINITION": stack.batch["EnvironmentBuildJobDefinition"],
+            "WORKER_PYTHON_TAG": stack.parameters["WorkerPythonTag"],
             AUTHORIZER_FUNCTION_VARIABLE: stack.functions["AuthorizerFunction"],
             AUTHORIZER_CACHE_VARIABLE: stack.parameters["AuthorizerCacheSeconds"],
         },
+        # readiness.release writes here once the stack is ready; the app is built meanwhile.
+        stdin=subprocess.PIPE,
         preexec_fn=die_with_parent,  # noqa: PLW1509  # spawned before any thread exists
     )
 
@@ -142,7 +161,12 @@ def _wait_for_api(process: subprocess.Popen[bytes], host: str, port: int) -> Non
 
 def _stores(stack: LocalStack) -> tuple[Stores, Settings]:
     """The stack's stores, as its functions see them."""
-    variables = {**stack.environment, "CURSOR_SECRET": stack.secrets["CursorSecret"]}
+    variables = {
+        **stack.environment,
+        "CURSOR_SECRET": stack.secrets["CursorSecret"],
+        # Jobs a restore ends FAILED send their webhooks, as their state machine's end would.
+        "WEBHOOK_QUEUE_URL": stack.queues["WebhookQueue"],
+    }
     settings = Settings.model_validate({name.lower(): value for name, value in variables.items()})
     return build_stores(settings), settings
 
@@ -153,6 +177,20 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
     if malformed:
         raise SystemExit(f"--parameter takes NAME=VALUE, not {', '.join(malformed)}")
     return dict(pair.split("=", 1) for pair in pairs)
+
+
+def _banner(stack: LocalStack, api_url: str, s3_endpoint_url: str, builtins: list[str], state: str) -> str:
+    """What the launcher prints once the stack serves (before the `export` line)."""
+    return (
+        f"{BANNER} '{stack.stack_name}' is up (Ctrl-C stops it)\n"
+        f"  API       {api_url}\n  API docs  {api_url}/docs\n"
+        f"  AWS       {stack.endpoint_url} (S3 at {s3_endpoint_url})\n"
+        f"  table {stack.table_name}  bucket {stack.data_bucket}\n"
+        f"  built-in algorithms: {', '.join(builtins)}\n"
+        f"  state: {state}\n"
+        f"  tenant '{LOCAL_TENANT}' (a new ID token, valid 1 h; `python -m stratus.local token` prints "
+        "another):"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(aws_environment(endpoint_url, s3_endpoint_url))
     servers: list[MotoServerProcess] = []
     api = None
+    # Set once restored (or emptied): a launcher stopped before then must not save a half-restored stack.
+    state: StateFolder | None = None
     try:
         servers.append(start_server(arguments.aws_port, arguments.host))
         # S3 gets a moto process of its own, as it is its own service on AWS: big uploads there must not
@@ -182,35 +222,39 @@ def main(argv: list[str] | None = None) -> int:
             parameters=_parameters(arguments.parameter),
         )
         api = _start_api(stack, arguments.host, arguments.api_port)
+        stores, settings = _stores(stack)
+        state_dir = None if arguments.in_memory else arguments.state_dir
+        state, state_line = open_state(state_dir, arguments.fresh, stack, stores)
+        # As an operator deploys them: straight into the registry, shared by every tenant, read-only
+        # (a restored registry keeps their versions: an unchanged built-in deploys as a no-op).
+        builtins = deploy_builtins(stores, settings)
+        readiness.release(api)
         _wait_for_api(api, arguments.host, arguments.api_port)
         api_url = f"http://{arguments.host}:{arguments.api_port}"
-        # As an operator deploys them: straight into the registry, shared by every tenant, read-only.
-        builtins = deploy_builtins(*_stores(stack))
         token = identity.sign_in(boto3.client("cognito-idp"), stack.stack_name, LOCAL_TENANT)
-        print(  # noqa: T201  # the banner is this command's output
-            f"{BANNER} '{stack.stack_name}' is up (Ctrl-C stops it)\n"
-            f"  API       {api_url}\n  API docs  {api_url}/docs\n"
-            f"  AWS       {endpoint_url} (S3 at {s3_endpoint_url})\n"
-            f"  table {stack.table_name}  bucket {stack.data_bucket}\n"
-            f"  built-in algorithms: {', '.join(builtins)}\n"
-            f"  tenant '{LOCAL_TENANT}' (an ID token, valid 1 h; `python -m stratus.local token` prints "
-            "another):\n"
-            f"export STRATUS_URL={api_url} STRATUS_TOKEN={token}",
-            flush=True,
-        )
-        while api.poll() is None and all(server.process.poll() is None for server in servers):
-            time.sleep(0.2)
+        banner = _banner(stack, api_url, s3_endpoint_url, list(builtins), state_line)
+        print(f"{banner}\nexport STRATUS_URL={api_url} STRATUS_TOKEN={token}", flush=True)  # noqa: T201
+        with state.saving() if state else contextlib.nullcontext():
+            while api.poll() is None and all(server.process.poll() is None for server in servers):
+                time.sleep(0.2)
         return 1
     except _Stop:
         return 0
+    except StateError as exc:
+        print(exc, file=sys.stderr)  # noqa: T201  # why it could not start
+        return 2
     finally:
         # Nothing more to interrupt: ignore repeated Ctrl-C while the children stop.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if api is not None:
             stop_process(api)
-        for server in servers:
-            server.stop()
+        try:
+            if state is not None:
+                state.save()  # after the API stopped: no request changes what is being saved
+        finally:
+            for server in servers:
+                server.stop()
 
 
 if __name__ == "__main__":

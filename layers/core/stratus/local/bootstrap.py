@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from stratus.algorithms.requirements import python_tag
 from stratus.local import identity, orchestration, secretsmanager, storage
 from stratus.local.shim import CODE_PATH_TAG
 from stratus.local.template import (
@@ -37,11 +38,17 @@ _FUNCTION = "AWS::Lambda::Function"
 _STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 _COMPUTE_ENVIRONMENT = "AWS::Batch::ComputeEnvironment"
 _JOB_QUEUE = "AWS::Batch::JobQueue"
+_JOB_DEFINITION = "AWS::Batch::JobDefinition"
 _SCHEDULING_POLICY = "AWS::Batch::SchedulingPolicy"
 _QUEUE = "AWS::SQS::Queue"
 # Parameter values of the local stack unless the caller gives others: its tests' webhook receivers listen
-# on loopback, and a failed delivery is retried after a second (doubling), not half a minute.
-LOCAL_PARAMETERS = {"AllowPrivateWebhookTargets": "true", "WebhookRetryBaseSeconds": "1"}
+# on loopback, and a failed delivery is retried after a second (doubling), not half a minute; the worker
+# is this interpreter, so environments of declared dependencies are built for it.
+LOCAL_PARAMETERS = {
+    "AllowPrivateWebhookTargets": "true",
+    "WebhookRetryBaseSeconds": "1",
+    "WorkerPythonTag": python_tag(),
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,8 @@ class LocalStack:
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     # Its queues' URLs by logical id (the API's WEBHOOK_QUEUE_URL is WebhookQueue's).
     queues: dict[str, str] = field(default_factory=dict)
+    # Its Batch job queues' and job definitions' ARNs by logical id (the API submits environment builds).
+    batch: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +156,11 @@ def bootstrap(
             logical_id: physical_ids[logical_id]
             for logical_id, resource in template.cloudformation["Resources"].items()
             if resource["Type"] == _QUEUE and logical_id in physical_ids
+        },
+        batch={
+            logical_id: physical_ids[logical_id]
+            for logical_id, resource in template.cloudformation["Resources"].items()
+            if resource["Type"] in (_JOB_QUEUE, _JOB_DEFINITION) and logical_id in physical_ids
         },
     )
 

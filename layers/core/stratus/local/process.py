@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from stratus.local.server import DEFAULT_HOST, aws_environment, free_port, stop_
 # The first words of the launcher's banner (stratus.local.__main__).
 BANNER = "Stratus local stack"
 
-_READY_TIMEOUT_S = 90.0
+# About 20 s on an idle 2-core machine; several times that while other stacks start beside it.
+_READY_TIMEOUT_S = 240.0
 BATCH_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 _STOP_TIMEOUT_S = 15.0
 
@@ -103,9 +105,17 @@ def running_local_stack(
     aws_port: int | None = None,
     parameters: Mapping[str, str] | None = None,
     s3_port: int | None = None,
+    environment: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+    fresh: bool = False,
 ) -> Iterator[LocalStackProcess]:
-    """Start the local stack (on free ports unless given, with these template ``parameters``), wait
-    until the API answers, stop it on exit."""
+    """Start the local stack (on free ports unless given, with these template ``parameters``, and these
+    variables added to its ``environment``: its workers and environment builds see them), wait until the
+    API answers, stop it on exit.
+
+    Without ``state_dir`` it keeps nothing (`--in-memory`: tests start many stacks, each empty); with it,
+    it restores and saves the state there (`--fresh`: starts empty).
+    """
     api_port = api_port or free_port()
     aws_port = aws_port or free_port()
     s3_port = s3_port or free_port()
@@ -114,8 +124,12 @@ def running_local_stack(
         "--api-port", str(api_port), "--aws-port", str(aws_port), "--s3-port", str(s3_port),
     ]  # fmt: skip
     command += [f"--parameter={name}={value}" for name, value in (parameters or {}).items()]
+    command += ["--in-memory"] if state_dir is None else ["--state-dir", str(state_dir)]
+    command += ["--fresh"] if fresh else []
     # The banner on stdout says the stack is up, built-in algorithms deployed; the rest is passed on.
-    process = subprocess.Popen(command, cwd=template.parent, stdout=subprocess.PIPE)  # noqa: S603
+    process = subprocess.Popen(  # noqa: S603
+        command, cwd=template.parent, stdout=subprocess.PIPE, env={**os.environ, **(environment or {})}
+    )
     url = f"http://{DEFAULT_HOST}:{{}}".format
     stack = LocalStackProcess(process, url(api_port), url(aws_port), url(s3_port))
     try:

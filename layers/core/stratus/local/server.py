@@ -22,7 +22,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_REGION = "us-east-1"
 # Batch "runs" jobs without Docker; Step Functions really interprets the ASL.
 MOTO_CONFIG = {"batch": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
-_READY_TIMEOUT_S = 20.0
+# Importing moto and the shim takes seconds, and much longer on a busy machine (tests start stacks in
+# parallel): a slow start is not a failed one.
+_READY_TIMEOUT_S = 60.0
 WORKER_THREADS = 64
 BODY_BUFFER_BYTES = 1024**3  # S3 parts up to 1 GiB stay in memory
 SOCKET_CHUNK_BYTES = 256 * 1024

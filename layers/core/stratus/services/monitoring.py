@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
+from stratus.models.algorithms import BUILTIN_OWNER
 from stratus.models.jobs import ACTIVE_STATUSES, MAX_PRIORITY, MIN_PRIORITY, JobStatus, is_terminal
 from stratus.models.monitoring import (
     QUEUE_NAMES,
@@ -192,12 +193,20 @@ def workers(tenant: str, stores: Stores) -> WorkerStats:
 
 
 def health(stores: Stores, machines_configured: bool) -> Health:
-    """Whether the table and the bucket answer (one cheap call each) and the state machines are set."""
+    """Whether the table and the bucket answer (one cheap call each), the state machines are set and
+    the built-in algorithms are deployed (one Query of the built-ins' listing, a few small items)."""
+    table = stores.quotas.is_reachable()
     checks = {
-        "table": _check(stores.quotas.is_reachable(), "the records table answers a read"),
+        "table": _check(table, "the records table answers a read"),
         "bucket": _check(stores.objects.is_reachable(), "the data bucket answers HeadBucket"),
         "state_machines": _check(
             machines_configured, "the execution, training and workflow state machines are set"
+        ),
+        # The operator deploys them after the stack (`python -m gpu_worker.builtins`, docs/deploy.md);
+        # the local stack before it serves. Not read when the table does not answer.
+        "builtins": _check(
+            table and bool(stores.algorithms.list_visible(BUILTIN_OWNER)),
+            "the built-in algorithms are deployed",
         ),
     }
     healthy = all(check.status == "ok" for check in checks.values())

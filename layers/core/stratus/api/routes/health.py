@@ -1,5 +1,5 @@
-"""Liveness, and with `checks=true` readiness: whether the table, the bucket and the state machines are
-there (one cheap call each, so plain liveness probes stay free of AWS)."""
+"""Liveness, and with `checks=true` readiness: whether the table, the bucket, the state machines and the
+built-in algorithms are there (one cheap call each, so plain liveness probes stay free of AWS)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def health(
     settings: SettingsDep,
     stores: StoresDep,
     response: Response,
-    checks: Annotated[bool, Query(description="Also check the table, bucket and state machines")] = False,
+    checks: Annotated[
+        bool, Query(description="Also check the table, bucket, state machines and built-ins")
+    ] = False,
 ) -> Health:
     """Is the API up (and, with checks, can it reach what it needs)?"""
     if not checks:

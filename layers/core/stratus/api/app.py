@@ -12,6 +12,7 @@ from stratus.api.errors import install_error_handlers
 from stratus.api.routes import (
     algorithms,
     checkpoints,
+    docs_assets,
     executions,
     files,
     health,
@@ -19,6 +20,7 @@ from stratus.api.routes import (
     samples,
     tokens,
     trainings,
+    ui,
     webhooks,
     workflows,
 )
@@ -26,11 +28,13 @@ from stratus.settings import Settings, get_settings
 from stratus.stores import Stores, build_stores
 
 API_PREFIX = "/api/v0"
-# The routes anyone may call (template.yaml gives each an event with Authorizer NONE): health and docs.
+# The routes anyone may call (template.yaml gives each an event with Authorizer NONE): health, docs and
+# the dashboard's page and assets (they hold no data; the page calls the API with the user's token).
 # Swagger UI's and ReDoc's scripts and styles, served from the fastapi-offline package (no CDN).
 DOCS_ASSETS_URL = "/docs-assets"
 PUBLIC_PATHS = frozenset(
     {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", f"{DOCS_ASSETS_URL}/{{proxy+}}"}
+    | {ui.UI_PATH, f"{ui.UI_PATH}/{{proxy+}}"}
 )
 # API Gateway's greedy path variable: a public path ending in it covers everything below its prefix.
 GREEDY = "{proxy+}"
@@ -53,10 +57,12 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
         description="Serverless compute for scientific algorithms on HDF5 data, Compox-compatible.",
         static_url=DOCS_ASSETS_URL,
     )
+    docs_assets.serve_redoc_script(app, DOCS_ASSETS_URL)
     app.state.settings = settings
     app.state.stores = stores or build_stores(settings)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(ui.router)
     routers = (files, algorithms, executions, samples, trainings, checkpoints, tokens, workflows, monitoring)
     for router in routers:
         app.include_router(router.router, prefix=API_PREFIX, dependencies=AUTHENTICATED)

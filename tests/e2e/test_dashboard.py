@@ -1,0 +1,401 @@
+"""The dashboard at /ui driven in real headless Chromium (Debian's chromium + chromedriver, through
+Selenium) against the local stack, and /docs and /redoc rendered offline in the same browser.
+
+Every test ends with two checks on what the browser did: no request left for a host other than the
+stack's (Chrome's performance log sees every request, assets and XHRs alike), and no console error.
+Screenshots go to test-artifacts/dashboard/ (their paths are printed)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import h5py
+import httpx
+import numpy as np
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from tests.conftest import wait_until
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from stratus.local.process import LocalStackProcess
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Without the background-networking flags Chromium keeps calling Google's services (refused here).
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+)
+TENANT = "dashboard"
+OCTET = {"content-type": "application/octet-stream"}
+JOB_TIMEOUT_S = 90
+PAGE_TIMEOUT_S = 20
+MiB = 1024 * 1024
+
+
+def start_chromium(user_data_dir: Path, downloads: Path) -> WebDriver:
+    """Headless Chromium with a fresh profile, logging the console and every network request, saving
+    downloads into ``downloads``."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={user_data_dir}")
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+@pytest.fixture(scope="module")
+def downloads() -> Iterator[Path]:
+    """Where the browser saves what the page downloads."""
+    folder = Path(tempfile.mkdtemp(prefix="stratus-downloads-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(downloads: Path) -> Iterator[WebDriver]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    profile = Path(tempfile.mkdtemp(prefix="stratus-chromium-"))
+    driver = start_chromium(profile, downloads)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def token(local_stack: LocalStackProcess) -> str:
+    """A bearer token of a tenant of this module's own."""
+    return local_stack.token(TENANT)
+
+
+@pytest.fixture
+def api(local_stack: LocalStackProcess, token: str) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=local_stack.api_url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def browser_stays_on_the_stack(
+    request: pytest.FixtureRequest, local_stack: LocalStackProcess
+) -> Iterator[None]:
+    """After the test: every request the browser made went to the stack, and the console is clean
+    (a test that expects a refused request drains the console log itself)."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    driver: WebDriver = request.getfixturevalue("browser")
+    driver.get_log("performance")  # what earlier tests did is theirs
+    driver.get_log("browser")
+    yield
+    stack_hosts = {urlsplit(url).netloc for url in (local_stack.api_url, local_stack.s3_url)}
+    requested = requested_urls(driver)
+    assert requested, "the performance log saw no request"
+    strays = sorted({url for url in requested if urlsplit(url).netloc not in stack_hosts})
+    assert not strays, f"requests to hosts other than the stack: {strays}"
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+def requested_urls(driver: WebDriver) -> list[str]:
+    """The http(s) URLs of every request since the log was last read (Chrome's performance log)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            url = message["params"]["request"]["url"]
+            if url.startswith(("http://", "https://")):
+                urls.append(url)
+    return urls
+
+
+def screenshot(driver: WebDriver, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    print(f"screenshot: {path}")  # noqa: T201  # the artefact's path, for whoever reads the test log
+    return path
+
+
+def script(driver: WebDriver, code: str, *arguments: Any) -> Any:
+    return driver.execute_script(code, *arguments)
+
+
+def wait_for(driver: WebDriver, expression: str, timeout: float = PAGE_TIMEOUT_S) -> None:
+    """Wait until the JavaScript ``expression`` is truthy in the page."""
+    wait_until(lambda: bool(script(driver, f"return Boolean({expression});")), timeout, interval=0.2)
+
+
+def open_page(driver: WebDriver, local_stack: LocalStackProcess, token: str, fragment: str = "") -> None:
+    """Open the dashboard at #``fragment`` (a fresh page load, so nothing of the last page lingers),
+    signed in through the sign-in form if the tab is not."""
+    driver.get("about:blank")
+    driver.get(f"{local_stack.api_url}/ui#{fragment}")
+    wait_for(driver, "document.getElementById('token') || !document.getElementById('nav').hidden")
+    if driver.find_elements(By.ID, "token"):
+        driver.find_element(By.ID, "token").send_keys(token)
+        driver.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
+        wait_for(driver, "!document.getElementById('nav').hidden")
+
+
+def hdf5_bytes(shape: tuple[int, ...], seed: int = 0) -> bytes:
+    """A real HDF5 file with the `data` dataset the built-ins read."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        handle.create_dataset("data", data=np.random.default_rng(seed).random(shape, dtype=np.float32))
+    return buffer.getvalue()
+
+
+def upload(api: httpx.Client, data: bytes) -> str:
+    answer = api.post("/api/v0/files", content=data, headers=OCTET)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["file_id"])
+
+
+def status_of(driver: WebDriver, selector: str) -> str | None:
+    found: str | None = script(
+        driver, "const e = document.querySelector(arguments[0]); return e && e.dataset.status;", selector
+    )
+    return found
+
+
+def test_dashboard_refuses_a_bad_token(browser: WebDriver, local_stack: LocalStackProcess) -> None:
+    browser.get(f"{local_stack.api_url}/ui")
+    script(browser, "sessionStorage.clear();")
+    browser.get("about:blank")
+    browser.get(f"{local_stack.api_url}/ui")
+    wait_for(browser, "document.getElementById('token')")
+
+    browser.find_element(By.ID, "token").send_keys("not-a-token")
+    browser.find_element(By.CSS_SELECTOR, "form.sign-in button[type=submit]").click()
+    wait_for(browser, "document.querySelector('.sign-in .error:not([hidden])')")
+
+    shown = browser.find_element(By.CSS_SELECTOR, ".sign-in .error").text
+    screenshot(browser, "sign-in-refused")
+    assert "unauthorized" in shown and "a valid credential is required" in shown, shown
+    assert script(browser, "return sessionStorage.getItem('stratus.token');") is None
+    assert browser.find_element(By.ID, "nav").get_attribute("hidden") is not None
+    # The refused request is the one console error expected here.
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert len(errors) == 1 and "/api/v0/executions" in errors[0] and "401" in errors[0], errors
+
+
+def test_dashboard_follows_a_threshold_execution_to_completed(
+    browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client
+) -> None:
+    file_id = upload(api, hdf5_bytes((24, 24, 24)))
+    body = {"algorithm_name": "threshold", "algorithm_major_version": 1, "input_dataset_ids": [file_id]}
+    execution_id = api.post("/api/v0/execute-algorithm", json=body).json()["execution_id"]
+
+    open_page(browser, local_stack, token, f"/executions/{execution_id}")
+    wait_for(browser, "document.querySelector('.status-line[data-status=COMPLETED]')", JOB_TIMEOUT_S)
+    wait_for(browser, "document.getElementById('log').textContent.includes('Execution completed')")
+
+    screenshot(browser, "execution-completed")
+    progress = browser.find_element(By.CSS_SELECTOR, ".status-line [role=progressbar]")
+    assert progress.get_attribute("aria-valuenow") == "100"
+    log = browser.find_element(By.ID, "log").text
+    facts = dict(zip(
+        [e.text for e in browser.find_elements(By.CSS_SELECTOR, "dl.facts dt")],
+        [e.text for e in browser.find_elements(By.CSS_SELECTOR, "dl.facts dd")],
+        strict=True,
+    ))  # fmt: skip
+    assert facts["Algorithm"].startswith("threshold 1") and facts["Device"] == "cpu", facts
+    assert file_id in facts["Inputs"] and "download" in facts["Outputs"], facts
+    assert 0 <= log.find("Starting execution.") < log.index("Execution completed"), log
+    open_page(browser, local_stack, token, "/")
+    row = f"tr[data-id='{execution_id}']"
+    wait_for(browser, f"document.querySelector(\"{row}[data-status=COMPLETED] [aria-valuenow='100']\")")
+    screenshot(browser, "jobs")
+
+
+def test_dashboard_downloads_a_file_as_its_id_dot_h5(
+    browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client, downloads: Path
+) -> None:
+    data = hdf5_bytes((12, 12, 12), seed=5)
+    file_id = upload(api, data)
+    open_page(browser, local_stack, token, "/files")
+    button = f"tr[data-id='{file_id}'] button.link:not(.danger)"
+    wait_for(browser, f'document.querySelector("{button}")')
+
+    browser.find_element(By.CSS_SELECTOR, button).click()
+
+    saved = downloads / f"{file_id}.h5"
+    wait_until(saved.exists, PAGE_TIMEOUT_S, interval=0.2)
+    wait_until(lambda: saved.stat().st_size == len(data), PAGE_TIMEOUT_S, interval=0.2)
+    assert saved.read_bytes() == data
+
+
+def test_dashboard_draws_a_workflow_dag_with_step_states(
+    browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client
+) -> None:
+    file_id = upload(api, hdf5_bytes((16, 16, 16), seed=1))
+    threshold = {"algorithm_name": "threshold", "algorithm_major_version": 1}
+    mapped = [{"from_step": "segment", "from_field": "output_dataset_ids", "to_field": "input_dataset_ids"}]
+    steps = [
+        {"id": "segment", "task_type": "execution", "config": {**threshold, "input_dataset_ids": [file_id]}},
+        {"id": "refine", "task_type": "execution", "config": threshold, "depends_on": ["segment"],
+         "input_mappings": mapped},
+        {"id": "normalise", "task_type": "execution", "depends_on": ["segment"], "input_mappings": mapped,
+         "config": {**threshold, "additional_parameters": {"operation": "normalize"}}},
+    ]  # fmt: skip
+    created = api.post("/api/v0/workflows", json={"name": "dashboard dag", "steps": steps})
+    assert created.status_code == 201, created.text
+    workflow_id = created.json()["id"]
+
+    open_page(browser, local_stack, token, f"/workflows/{workflow_id}")
+    wait_for(browser, "document.querySelector('#dag g.node')")
+    seen = set(
+        script(browser, "return [...document.querySelectorAll('#dag g.node')].map(n => n.dataset.status)")
+    )
+    wait_for(browser, "document.querySelector('.status-line[data-status=COMPLETED]')", JOB_TIMEOUT_S)
+    wait_for(
+        browser, "[...document.querySelectorAll('#dag g.node')].every(n => n.dataset.status === 'COMPLETED')"
+    )
+
+    screenshot(browser, "workflow-dag")
+    nodes = script(
+        browser,
+        "return Object.fromEntries([...document.querySelectorAll('#dag g.node')].map(n => "
+        "[n.dataset.step, n.getBoundingClientRect().x]))",
+    )
+    edges = script(
+        browser,
+        "return [...document.querySelectorAll('#dag .edge')].map(e => [e.dataset.from, e.dataset.to])",
+    )
+    assert set(nodes) == {"segment", "refine", "normalise"}
+    assert sorted(map(tuple, edges)) == [("segment", "normalise"), ("segment", "refine")]
+    assert nodes["refine"] == nodes["normalise"] > nodes["segment"]  # one layer right of their dependency
+    assert seen <= {"PENDING", "RUNNING", "COMPLETED"}
+    assert script(browser, "return document.querySelectorAll('#dag a g.node').length") == 3  # linked to jobs
+
+
+def test_dashboard_catalog_form_from_the_schema_starts_an_execution(
+    browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client
+) -> None:
+    file_id = upload(api, hdf5_bytes((8, 8, 8), seed=2))
+
+    open_page(browser, local_stack, token, "/algorithms")
+    wait_for(browser, "document.querySelector('a.card.algorithm[data-name=threshold]')")
+    screenshot(browser, "catalog")
+    browser.find_element(By.CSS_SELECTOR, "a.card.algorithm[data-name=threshold]").click()
+    wait_for(browser, f"document.querySelector(\"#inputs input[value='{file_id}']\")")
+    operation = Select(browser.find_element(By.ID, "parameter-operation"))
+    cut_off = browser.find_element(By.ID, "parameter-threshold")
+    options = [option.text for option in operation.options]
+    default = cut_off.get_attribute("value")
+    operation.select_by_visible_text("normalize")
+    cut_off.clear()
+    cut_off.send_keys("0.25")
+    browser.find_element(By.CSS_SELECTOR, f"#inputs input[value='{file_id}']").click()
+    screenshot(browser, "catalog-form")
+    browser.find_element(By.CSS_SELECTOR, "#run-form button[type=submit]").click()
+    wait_for(browser, "location.hash.startsWith('#/executions/')")
+
+    execution_id = script(browser, "return location.hash.split('/').pop()")
+    record = api.get(f"/api/v0/executions/{execution_id}").json()
+    assert options == ["threshold", "normalize"] and default == "0.5"
+    assert record["input_dataset_ids"] == [file_id]
+    assert record["additional_parameters"] == {"operation": "normalize", "threshold": 0.25}
+    wait_for(browser, "document.querySelector('.status-line[data-status=COMPLETED]')", JOB_TIMEOUT_S)
+
+
+def test_dashboard_uploads_dropped_files_until_ready(
+    browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client, tmp_path: Path
+) -> None:
+    small = tmp_path / "small.h5"
+    small.write_bytes(hdf5_bytes((16, 16, 16), seed=3))
+    large = tmp_path / "large.h5"  # over the 4 MiB direct limit: a presigned PUT straight to S3
+    large.write_bytes(hdf5_bytes((6 * MiB // 4,), seed=4))
+    open_page(browser, local_stack, token, "/files")
+    wait_for(browser, "document.getElementById('drop-zone')")
+
+    # A drop as the browser delivers one: real File objects (picked through a scratch file input the
+    # test adds, since WebDriver cannot drag from the desktop) in a DataTransfer, dispatched on the zone.
+    script(browser, "const i = document.createElement('input'); i.type = 'file'; i.multiple = true;"
+           "i.id = 'test-files'; document.body.append(i);")  # fmt: skip
+    browser.find_element(By.ID, "test-files").send_keys(f"{small}\n{large}")
+    script(
+        browser,
+        "const transfer = new DataTransfer();"
+        "for (const f of document.getElementById('test-files').files) transfer.items.add(f);"
+        "document.getElementById('test-files').remove();"
+        "const zone = document.getElementById('drop-zone');"
+        "const init = {dataTransfer: transfer, bubbles: true, cancelable: true};"
+        "zone.dispatchEvent(new DragEvent('dragover', init));"
+        "zone.dispatchEvent(new DragEvent('drop', init));",
+    )
+    rows = "#uploads tr.upload"
+    wait_for(browser, f"document.querySelectorAll('{rows}').length === 2")
+    wait_for(
+        browser, f"[...document.querySelectorAll('{rows}')].every(r => r.dataset.status === 'READY')", 60
+    )
+
+    screenshot(browser, "files-uploaded")
+    uploaded = script(browser, f"return Object.fromEntries([...document.querySelectorAll('{rows}')]"
+                               ".map(r => [r.dataset.name, r.dataset.fileId]))")  # fmt: skip
+    sizes = {name: api.get(f"/api/v0/files/{fid}/status").json() for name, fid in uploaded.items()}
+    assert {name: s["status"] for name, s in sizes.items()} == {"small.h5": "READY", "large.h5": "READY"}
+    assert sizes["large.h5"]["size"] == large.stat().st_size
+    assert sizes["small.h5"]["size"] == small.stat().st_size
+    bars = script(browser, f"return [...document.querySelectorAll('{rows} [role=progressbar]')]"
+                           ".map(b => b.getAttribute('aria-valuenow'))")  # fmt: skip
+    assert bars == ["100", "100"]
+    s3_puts = [url for url in requested_urls_seen(browser) if url.startswith(local_stack.s3_url)]
+    assert len(s3_puts) == 1 and "/uploads/" in s3_puts[0]  # the large file went to S3 itself
+
+
+def requested_urls_seen(driver: WebDriver) -> list[str]:
+    """Requests the page made, as the Resource Timing API lists them (the performance log stays for the
+    after-test check)."""
+    urls: list[str] = script(driver, "return performance.getEntriesByType('resource').map(e => e.name)")
+    return urls
+
+
+@pytest.mark.parametrize(
+    ("page", "rendered"),
+    [
+        ("/docs", "document.querySelectorAll('.opblock').length > 20"),
+        ("/redoc", "document.querySelectorAll('[data-section-id^=\"operation/\"]').length > 20"),
+    ],
+    ids=["docs", "redoc"],
+)
+def test_api_docs_render_offline(
+    browser: WebDriver, local_stack: LocalStackProcess, page: str, rendered: str
+) -> None:
+    browser.get(local_stack.api_url + page)
+
+    wait_for(browser, rendered)
+
+    screenshot(browser, page.strip("/"))
+    assets = [url for url in requested_urls_seen(browser) if url.endswith((".js", ".css"))]
+    assert assets and all(urlsplit(url).path.startswith("/docs-assets/") for url in assets), assets

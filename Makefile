@@ -7,10 +7,10 @@ SAM_STAMP := $(SAM_VENV)/.installed
 
 .PHONY: dev test fuzz lint bench install clean
 
-$(STAMP): requirements-dev.txt layers/core/requirements.txt layers/core/pyproject.toml gpu_worker/pyproject.toml
+$(STAMP): requirements-dev.txt layers/core/requirements.txt layers/core/pyproject.toml gpu_worker/pyproject.toml client/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/core -e gpu_worker
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/core -e gpu_worker -e client
 	touch $(STAMP)
 
 $(SAM_STAMP): requirements-sam.txt
@@ -21,8 +21,9 @@ $(SAM_STAMP): requirements-sam.txt
 
 install: $(STAMP) $(SAM_STAMP)
 
+# Keeps its state in .local-stack/state across restarts; `make dev ARGS=--fresh` starts empty.
 dev: $(STAMP)
-	$(PY) -m stratus.local
+	$(PY) -m stratus.local $(ARGS)
 
 test: $(STAMP) $(SAM_STAMP)
 	$(PY) -m pytest
@@ -42,6 +43,8 @@ bench: $(STAMP)
 	$(PY) bench/training.py
 	$(PY) bench/workflows.py
 	$(PY) bench/cold_start.py
+	$(PY) bench/client.py
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .local-stack .bench

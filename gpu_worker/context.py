@@ -32,7 +32,47 @@ LOG_FLUSH_INTERVAL_S = 1.0
 LOG_FLUSH_BYTES = 64 * 1024
 
 
-class JobContext(Generic[J]):
+class ExecutionDefaults:
+    """What a job context answers where only trainings differ (TrainingContext overrides it): state kept
+    in memory, no checkpoints, no samples, steps as progress. Shared by the stack's contexts and the
+    author kit's LocalContext."""
+
+    _state: dict[str, Any]
+
+    def set_progress(self, value: float) -> None:
+        """Each context reports progress its own way."""
+        raise NotImplementedError
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Replace the execution's free-form state (kept in memory: executions do not publish it)."""
+        self._state = dict(state)
+
+    def get_state(self) -> dict[str, Any]:
+        """The execution's free-form state."""
+        return self._state
+
+    def save_checkpoint(
+        self,
+        assets: dict[str, bytes],  # noqa: ARG002 (the RunnerContext protocol's signature)
+        properties: dict[str, Any],  # noqa: ARG002 (the RunnerContext protocol's signature)
+    ) -> str:
+        """Raises ConflictError: only trainings save checkpoints."""
+        raise ConflictError("checkpoints can only be saved by a training, not by an execution")
+
+    def read_samples(self, sample_ids: list[str]) -> list[dict[str, Any]]:  # noqa: ARG002 (protocol)
+        """Raises ConflictError: only trainings read samples."""
+        raise ConflictError("training datasets are only available to trainings, not to executions")
+
+    def validation_sample_ids(self) -> list[str]:
+        """None outside trainings."""
+        return []
+
+    def set_steps(self, current_step: int, total_steps: int) -> None:
+        """Steps as progress (executions have no step counters)."""
+        self.set_progress(current_step / max(total_steps, 1))
+
+
+class JobContext(ExecutionDefaults, Generic[J]):
     """One job's files, assets, record, progress, log and stop flag, as its runner sees them
     (thread-safe). Subclasses add what only their kind has."""
 
@@ -200,34 +240,6 @@ class JobContext(Generic[J]):
             self._is_stop_seen = self._store.is_stop_requested(self._job_id)
         if self._is_stop_seen:
             raise StopRequested("a stop was requested for this job")
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Replace the execution's free-form state (kept in memory: executions do not publish it)."""
-        self._state = dict(state)
-
-    def get_state(self) -> dict[str, Any]:
-        """The execution's free-form state."""
-        return self._state
-
-    def save_checkpoint(
-        self,
-        assets: dict[str, bytes],  # noqa: ARG002 (the RunnerContext protocol's signature)
-        properties: dict[str, Any],  # noqa: ARG002 (the RunnerContext protocol's signature)
-    ) -> str:
-        """Raises ConflictError: only trainings save checkpoints."""
-        raise ConflictError("checkpoints can only be saved by a training, not by an execution")
-
-    def read_samples(self, sample_ids: list[str]) -> list[dict[str, Any]]:  # noqa: ARG002 (protocol)
-        """Raises ConflictError: only trainings read samples."""
-        raise ConflictError("training datasets are only available to trainings, not to executions")
-
-    def validation_sample_ids(self) -> list[str]:
-        """None outside trainings."""
-        return []
-
-    def set_steps(self, current_step: int, total_steps: int) -> None:
-        """Steps as progress (executions have no step counters)."""
-        self.set_progress(current_step / max(total_steps, 1))
 
     def session_get(self, key: str) -> Any:
         """An item of the job's session. Raises KeyError when missing or expired."""

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from stratus.errors import ConflictError, NotFoundError
+from stratus.errors import NotFoundError
+
+from gpu_worker.context import ExecutionDefaults
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Sequence
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 Event = dict[str, Any]
 
 
-class LocalContext:
+class LocalContext(ExecutionDefaults):
     """Inputs are local HDF5 files (their ids: their paths, as given), outputs are written to
     ``out_dir`` as `output_NNN.h5` (their ids: those paths); logs and progress go to ``report`` as events
     and are kept in `logs` and `progress`; the session lives as long as the context. Thread-safe."""
@@ -104,34 +106,6 @@ class LocalContext:
 
     def raise_if_stop_requested(self) -> None:
         """Nothing stops a local run but Ctrl-C."""
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Replace the free-form state."""
-        self._state = dict(state)
-
-    def get_state(self) -> dict[str, Any]:
-        """The free-form state."""
-        return self._state
-
-    def save_checkpoint(
-        self,
-        assets: dict[str, bytes],  # noqa: ARG002 (the RunnerContext protocol's signature)
-        properties: dict[str, Any],  # noqa: ARG002 (the RunnerContext protocol's signature)
-    ) -> str:
-        """Raises ConflictError: only trainings save checkpoints, and the kit runs executions."""
-        raise ConflictError("checkpoints can only be saved by a training, not by an execution")
-
-    def read_samples(self, sample_ids: list[str]) -> list[dict[str, Any]]:  # noqa: ARG002 (protocol)
-        """Raises ConflictError: only trainings read samples."""
-        raise ConflictError("training datasets are only available to trainings, not to executions")
-
-    def validation_sample_ids(self) -> list[str]:
-        """None outside trainings."""
-        return []
-
-    def set_steps(self, current_step: int, total_steps: int) -> None:
-        """Steps as progress."""
-        self.set_progress(current_step / max(total_steps, 1))
 
     def scratch_dir(self) -> Path:
         """A scratch folder beside the outputs."""

@@ -1,4 +1,5 @@
-"""Shared fixtures: moto-backed AWS, the template's resources, settings, a movable clock, events."""
+"""Shared fixtures: moto-backed AWS, the template's resources, settings, a movable clock, events, and the
+one local stack (subprocesses) that the end-to-end tests of every folder share."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from stratus import aws as aws_clients
 from stratus.api import create_app
 from stratus.local.bootstrap import LocalStack, bootstrap
 from stratus.local.gateway import LocalGateway
+from stratus.local.process import LocalStackProcess, running_local_stack
 from stratus.local.server import MOTO_CONFIG
 from stratus.local.shim import apply_patches
 from stratus.models.algorithms import BUILTIN_OWNER
@@ -28,6 +30,8 @@ from stratus.models.tokens import TokenCreate
 from stratus.services.tokens import issue
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores, build_stores
+
+from tests.gpu_worker.wheels import make_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -236,3 +240,13 @@ def job_plan(**overrides: Any) -> JobPlan:
         "device": DevicePlan(kind="cpu"),
     }
     return JobPlan.model_validate({**values, **overrides})
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProcess]:
+    """The local stack the end-to-end tests share (each keeps to a tenant of its own where it counts).
+    Its dependency builds install from a folder with the test wheel, as PIP_* tell pip: no network."""
+    wheels = make_wheel(tmp_path_factory.mktemp("wheels")).parent
+    environment = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
+    with running_local_stack(TEMPLATE, environment=environment) as stack:
+        yield stack

@@ -1,4 +1,4 @@
-"""One local stack (subprocesses) for the client's end-to-end tests, and a tenant of their own."""
+"""The client's end-to-end tests: the shared local stack (tests/conftest.py), a tenant of their own."""
 
 from __future__ import annotations
 
@@ -6,17 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stratus.local.process import LocalStackProcess, running_local_stack
+from stratus.local.process import LocalStackProcess
 from stratus_client import Client
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 TENANT = "client-tests"
-
-
-@pytest.fixture(scope="session")
-def local_stack() -> Iterator[LocalStackProcess]:
-    with running_local_stack(TEMPLATE) as stack:
-        yield stack
 
 
 @pytest.fixture(scope="session")

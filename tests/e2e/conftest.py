@@ -1,21 +1,12 @@
-"""One local stack (subprocesses) shared by the end-to-end tests."""
+"""The end-to-end tests' clients of the shared local stack (tests/conftest.py's `local_stack`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from stratus.local.process import LocalStackProcess, running_local_stack
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-
-
-@pytest.fixture(scope="session")
-def local_stack() -> Iterator[LocalStackProcess]:
-    with running_local_stack(TEMPLATE) as stack:
-        yield stack
+from stratus.local.process import LocalStackProcess
 
 
 @pytest.fixture(scope="session")

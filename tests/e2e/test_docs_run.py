@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from markdown_it import MarkdownIt
-from stratus.local.process import running_local_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
 README = ROOT / "README.md"
 RUN_KINDS = frozenset({"bash", "python"})
 NOT_RUN_KIND = "console"
@@ -151,12 +149,6 @@ def scratch() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def docs_stack() -> Iterator[LocalStackProcess]:
-    with running_local_stack(TEMPLATE) as stack:
-        yield stack
-
-
 def test_readme_first_block_is_the_setup_block() -> None:
     blocks = read_blocks(README)
 
@@ -188,7 +180,7 @@ def test_build_script_marks_the_failing_block_by_its_line(tmp_path: Path) -> Non
 @pytest.mark.parametrize("path", discover_docs(), ids=lambda path: str(path.relative_to(ROOT)))
 def test_doc_blocks_run(
     path: Path,
-    docs_stack: LocalStackProcess,
+    local_stack: LocalStackProcess,
     tmp_path: Path,
     scratch: Path,
     capsys: pytest.CaptureFixture[str],
@@ -212,7 +204,7 @@ def test_doc_blocks_run(
     for folder in (work, config):
         folder.mkdir()
 
-    status, output = run_script(script, work, user_environment(docs_stack, path, config, scratch))
+    status, output = run_script(script, work, user_environment(local_stack, path, config, scratch))
 
     line = marker.read_text().strip() if marker.exists() else "?"
     failed = next((block for block in runs if str(block.line) == line), None)

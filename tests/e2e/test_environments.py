@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from stratus.algorithms import package_from_folder
 from stratus.algorithms.requirements import environment_digest, python_tag
-from stratus.local.process import LocalStackProcess, batch_job, running_local_stack
+from stratus.local.process import LocalStackProcess, batch_job
 
-from tests.gpu_worker.wheels import TEST_VALUE, make_wheel
+from tests.gpu_worker.wheels import TEST_VALUE
 
 pytestmark = pytest.mark.e2e
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+TENANT = "environments"
 PACKAGE = Path(__file__).resolve().parents[1] / "gpu_worker" / "packages" / "with_dependency"
 ZIP = {"content-type": "application/zip"}
 # A build is one pip run from a local folder: seconds; the margin is for a loaded machine.
@@ -31,17 +31,11 @@ BUILD_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProcess]:
-    """A stack of this module's own: its builds install from a wheel folder, as PIP_* tell pip."""
-    wheels = make_wheel(tmp_path_factory.mktemp("wheels")).parent
-    environment = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
-    with running_local_stack(TEMPLATE, environment=environment) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def api(stack: LocalStackProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.api_url, timeout=60, headers=stack.headers("local")) as client:
+def api(local_stack: LocalStackProcess) -> Iterator[httpx.Client]:
+    """A client of the shared stack (its builds install from the test wheel's folder) for a tenant of
+    this module's own."""
+    headers = local_stack.headers(TENANT)
+    with httpx.Client(base_url=local_stack.api_url, timeout=60, headers=headers) as client:
         yield client
 
 
@@ -78,7 +72,7 @@ def _execute(api: httpx.Client, algorithm_id: str) -> httpx.Response:
     return api.post("/api/v0/execute-algorithm", json=body, headers={"Prefer": "wait=25"})
 
 
-def test_declared_dependency_is_built_and_imported(api: httpx.Client, stack: LocalStackProcess) -> None:
+def test_declared_dependency_is_built_and_imported(api: httpx.Client, local_stack: LocalStackProcess) -> None:
     deployed = _deploy(api, PACKAGE)
 
     described = _settled(api, deployed["algorithm_id"])
@@ -87,7 +81,7 @@ def test_declared_dependency_is_built_and_imported(api: httpx.Client, stack: Loc
     assert described["status"] == "READY", described["error"]
     # The stack's worker is this interpreter: the build job is named after the environment's digest.
     digest = environment_digest(["stratus-testdep==1.0"], python_tag())
-    assert batch_job(stack.client("batch"), f"environment-{digest[:32]}")["status"] == "SUCCEEDED"
+    assert batch_job(local_stack.client("batch"), f"environment-{digest[:32]}")["status"] == "SUCCEEDED"
     record = response.json()
     assert record["status"] == "COMPLETED", record["log"]
     (output_id,) = record["output_dataset_ids"]

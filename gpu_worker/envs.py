@@ -1,10 +1,12 @@
 """Environments of declared dependencies: the build job (`python -m gpu_worker.envs build <digest>`, or
-`python -m gpu_worker build-environment <digest>` through the image's entrypoint), and staging a built
-one into a job's folder (downloaded once per digest into a local cache)."""
+`python -m gpu_worker build-environment <digest>` through the image's entrypoint), staging a built
+one into a job's folder (downloaded once per digest into a local cache), and the same build into a local
+folder for the author kit."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -17,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
-from stratus.algorithms.requirements import python_tag
-from stratus.errors import InvalidInputError, NotFoundError
+from stratus.algorithms.requirements import environment_digest, python_tag
+from stratus.errors import EnvironmentFailedError, InvalidInputError, NotFoundError
 from stratus.models.environments import EnvironmentStatus
 from stratus.stores.layout import environment_key
 
@@ -74,6 +76,33 @@ def build(digest: str, stores: Stores) -> EnvironmentRecord:
         archive = _zip_tree(_site_packages(root / "prefix"), root / "environment.zip")
         stores.objects.upload_file(environment_key(digest), archive)
     return stores.environments.mark_ready(digest)
+
+
+def build_local(requirements: list[str], cache: Path) -> Path:
+    """The environment of ``requirements`` for this interpreter, built as the build job builds it into
+    ``cache``/<digest> on first use (the author kit's `try`: no stack, no S3). Raises
+    EnvironmentFailedError with pip's output when it cannot be built."""
+    digest = environment_digest(requirements, python_tag())
+    built = cache / digest
+    if built.is_dir():
+        return built
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="stratus-environment-", dir=cache) as folder:
+        root = Path(folder)
+        failure = _install(requirements, root)
+        if failure is not None:
+            listed = ", ".join(requirements)
+            raise EnvironmentFailedError(f"pip could not install {listed}: {failure[-2000:]}")
+        site_packages = _site_packages(root / "prefix")
+        tree = root / "environment"
+        if site_packages is None:
+            tree.mkdir()  # every requirement is this interpreter's already
+        else:
+            site_packages.replace(tree)
+        # Renamed into place: a run racing this one sees the whole environment or none.
+        with contextlib.suppress(OSError):  # another run put it there first: theirs is the same
+            tree.replace(built)
+    return built
 
 
 def _install(requirements: list[str], root: Path) -> str | None:

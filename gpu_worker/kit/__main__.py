@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     trial.add_argument("--device", choices=("cpu", "cuda"), help="default: the package's default device")
     trial.add_argument("--out", type=Path, default=Path("outputs"), help="where outputs go (./outputs)")
     trial.add_argument("--json", action="store_true", help="print events and the result as JSON lines")
+    trial.add_argument(
+        "--environments",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stratus" / "environments",
+        help="where declared dependencies are installed, once per set (~/.cache/stratus/environments)",
+    )
     return parser
 
 
@@ -76,7 +83,7 @@ def _try(args: argparse.Namespace) -> int:
     from stratus.errors import StratusError
     from stratus.observability import logger
 
-    from gpu_worker.kit.trial import TrialRequest, plan_trial, run_trial, unprovided_requirements
+    from gpu_worker.kit.trial import TrialRequest, environment_of, plan_trial, run_trial
 
     # The worker's own log lines go to stderr, and only its warnings and errors: stdout is the run's.
     logger.setLevel(logging.WARNING)
@@ -86,6 +93,8 @@ def _try(args: argparse.Namespace) -> int:
     request = TrialRequest(args.package_dir, args.inputs, args.assignments or (), args.device)
     try:
         package, plan = plan_trial(request)
+        # Declared dependencies, installed as the worker gets them (built once per set, then reused).
+        environment = environment_of(package, args.environments)
     except StratusError as exc:
         if args.json:
             print(json.dumps({"event": "error", "code": exc.code, "detail": exc.detail}), flush=True)
@@ -94,14 +103,11 @@ def _try(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     parameters = {"event": "parameters", "parameters": plan.parameters}
     _emit(args.json, parameters, f"parameters {json.dumps(plan.parameters)}")
-    needed = unprovided_requirements(package)
-    if needed:
-        message = (
-            f"the worker installs {', '.join(needed)} in an environment built at deploy; "
-            "try imports them from this Python environment (install them here)"
-        )
-        _report(args.json, {"event": "warning", "message": message})
-    outcome = run_trial(package, plan, args.inputs, args.out, lambda event: _report(args.json, event))
+    if environment is not None:
+        _emit(args.json, {"event": "environment", "path": str(environment)}, f"environment {environment}")
+    outcome = run_trial(
+        package, plan, args.inputs, args.out, lambda event: _report(args.json, event), environment
+    )
     _print_outcome(args.json, outcome)
     return {"completed": EXIT_OK, "stopped": EXIT_STOPPED}.get(outcome.status, EXIT_FAILED)
 

@@ -3,6 +3,7 @@ protocol; only the job's context differs (LocalContext: local files instead of S
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
@@ -17,6 +18,7 @@ from stratus.services.algorithms import package_limits
 from stratus.settings import Settings
 
 from gpu_worker.compute.device import runtime_device
+from gpu_worker.envs import build_local
 from gpu_worker.jobs import job_spec
 from gpu_worker.kit.local import Event, LocalContext
 from gpu_worker.kit.parameters import parse_assignments
@@ -70,10 +72,12 @@ def plan_trial(request: TrialRequest) -> tuple[AlgorithmPackage, JobPlan]:
     return package, plan
 
 
-def unprovided_requirements(package: AlgorithmPackage) -> list[str]:
-    """The declared requirements the worker would get from an environment built at deploy; `try` runs
-    with this interpreter's packages instead."""
-    return environment_requirements(declared_requirements(package.code_files))
+def environment_of(package: AlgorithmPackage, cache: Path) -> Path | None:
+    """The package's declared dependencies installed as the worker gets them (what this interpreter
+    lacks, built once per dependency set into ``cache``), or None when it declares none to install.
+    Raises EnvironmentFailedError with pip's message."""
+    requirements = environment_requirements(declared_requirements(package.code_files))
+    return build_local(requirements, cache) if requirements else None
 
 
 def run_trial(
@@ -82,11 +86,16 @@ def run_trial(
     inputs: Sequence[Path],
     out_dir: Path,
     report: Callable[[Event], None],
+    environment: Path | None = None,
 ) -> Outcome:
     """Run the planned execution in a sandbox of its own; outputs are written to ``out_dir``, events
     (logs, progress, outputs) reported as they come. Returns how it ended, output ids being paths."""
     with open_sandbox("execution") as sandbox:
         _stage(package, sandbox.folder.package)
+        if environment is not None:
+            # A copy in the job's folder, as the worker stages one: the sandbox user reads it there.
+            shutil.copytree(environment, sandbox.folder.environment, dirs_exist_ok=True)
+            plan = plan.model_copy(update={"environment": environment.name})
         device = str(runtime_device(plan.device))
         report({"event": "device", "device": device})
         context = LocalContext(sandbox.folder.package, inputs, out_dir, plan.assets, report)

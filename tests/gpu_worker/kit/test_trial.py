@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,8 +17,11 @@ from stratus.errors import InvalidInputError
 
 from gpu_worker.kit.parameters import parse_assignments
 from gpu_worker.kit.trial import TrialRequest, plan_trial
+from tests.gpu_worker.wheels import TEST_VALUE, make_wheel
 
 from .conftest import PYPROJECT, THRESHOLD, read_h5, write_h5
+
+WITH_DEPENDENCY = Path(__file__).resolve().parents[1] / "packages" / "with_dependency"
 
 Kit = Callable[..., subprocess.CompletedProcess[str]]
 LIST_PYPROJECT = PYPROJECT.replace(
@@ -154,3 +160,47 @@ def test_parse_assignments_refuses_text_without_equals() -> None:
 
     with pytest.raises(InvalidInputError, match="is not name=value"):
         parse_assignments(parameters, ["factor"])
+
+
+def _try_with_wheels(
+    tmp_path: Path, wheels: Path, package: Path, source: Path
+) -> subprocess.CompletedProcess[str]:
+    """`try` with pip limited to ``wheels`` (no network) and an environment cache of the test's own."""
+    command = [
+        sys.executable, "-m", "gpu_worker.kit", "try", str(package), "--input", str(source),
+        "--environments", str(tmp_path / "environments"), "--out", str(tmp_path / "results"),
+    ]  # fmt: skip
+    environment = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
+    return subprocess.run(
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=240, check=False
+    )
+
+
+def test_try_installs_declared_dependencies_as_the_worker_gets_them(tmp_path: Path) -> None:
+    wheels = make_wheel(tmp_path / "wheels").parent
+    source = write_h5(tmp_path / "input.h5", data=np.zeros(4, dtype=np.float32))
+
+    first = _try_with_wheels(tmp_path, wheels, WITH_DEPENDENCY, source)
+    again = _try_with_wheels(tmp_path, wheels, WITH_DEPENDENCY, source)
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    output = read_h5(tmp_path / "results" / "output_000.h5", "data")
+    assert bytes(np.asarray(output, dtype=np.uint8)).decode() == TEST_VALUE
+    # Built once for the dependency set: the second run reuses the same folder.
+    built = [path.name for path in (tmp_path / "environments").iterdir()]
+    assert len(built) == 1 and f"environment {tmp_path / 'environments' / built[0]}" in again.stdout
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_try_refuses_dependencies_pip_cannot_install_with_its_message(tmp_path: Path) -> None:
+    package = tmp_path / "package"
+    shutil.copytree(WITH_DEPENDENCY, package)
+    pyproject = package / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("stratus-testdep==1.0", "stratus-testdep==9.9"))
+    wheels = make_wheel(tmp_path / "wheels").parent
+    source = write_h5(tmp_path / "input.h5", data=np.zeros(4, dtype=np.float32))
+
+    process = _try_with_wheels(tmp_path, wheels, package, source)
+
+    assert process.returncode == 1
+    assert "stratus-testdep==9.9" in process.stderr and "No matching distribution" in process.stderr

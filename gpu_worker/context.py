@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import threading
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from stratus.algorithms import StopRequested
+from stratus.clock import utc_iso
 from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
 from stratus.models.executions import ExecutionRecord
 from stratus.models.jobs import JobRecord, is_terminal
@@ -212,7 +212,7 @@ class JobContext(ExecutionDefaults, Generic[J]):
     def log(self, level: LogLevel, message: str) -> None:
         """Queue a log line; lines reach the record in batches (and on `flush`)."""
         now = self._stores.clock()
-        stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        stamp = utc_iso(now, "milliseconds")
         line = f"{stamp} {level} {message}"
         with self._lock:
             self._pending_lines.append(line)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pickle
 import threading
-from datetime import UTC, datetime
+import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from stratus.clock import utc_iso
 from stratus.errors import NotFoundError
 
 from gpu_worker.context import ExecutionDefaults
@@ -101,7 +102,7 @@ class LocalContext(ExecutionDefaults):
         """Record and report a log line."""
         with self._lock:
             self.logs.append((level, message))
-        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp = utc_iso(time.time(), "milliseconds")
         self._report({"event": "log", "time": stamp, "level": level, "message": message})
 
     def raise_if_stop_requested(self) -> None:

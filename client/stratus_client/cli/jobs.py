@@ -38,7 +38,7 @@ EXECUTION_COLUMNS = [
     ("progress", lambda e: percent(e.progress)),
     ("algorithm", lambda e: short(e.algorithm_id)),
     ("inputs", lambda e: len(e.input_dataset_ids)),
-    ("outputs", lambda e: ", ".join(e.output_dataset_ids)),
+    ("outputs", lambda e: len(e.output_dataset_ids)),
     ("created", lambda e: e.time_created),
 ]
 EXECUTION_FIELDS = ["execution_id", "status", "progress", "algorithm_id", "algorithm_minor_version",

@@ -63,7 +63,8 @@ def print_table(rows: Sequence[Any], columns: Sequence[Column], title: str | Non
     """Rows as a table, each column read from a row by its function."""
     table = Table(title=title, show_lines=False)
     for index, (header, _read) in enumerate(columns):
-        table.add_column(header, overflow="fold", no_wrap=index == 0)  # the first column is an id
+        # The first column is an id and the second a status: neither is worth reading broken in two.
+        table.add_column(header, overflow="fold", no_wrap=index < 2)
     for row in rows:
         table.add_row(*(_cell(read(row)) for _header, read in columns))
     stdout.print(table)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stratus.clock import utc_iso
 from stratus.models.records import TenantRecord
 from stratus.models.webhooks import WebhookEvent
 
@@ -193,4 +193,4 @@ def iso(timestamp: float | None) -> str:
     happened (as Compox)."""
     if timestamp is None:
         return ""
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+    return utc_iso(timestamp)

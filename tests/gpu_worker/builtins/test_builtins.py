@@ -25,7 +25,7 @@ from gpu_worker.compute.make_unet_weights import weights_path
 from gpu_worker.context import ExecutionContext
 from gpu_worker.jobs import run_execution
 from tests.core.algorithms.conftest import MemoryContext
-from tests.gpu_worker.conftest import TENANT, new_execution, read_dataset
+from tests.gpu_worker.conftest import TENANT, deploy_folder, new_execution, read_dataset
 
 
 def _run(name: str, data: np.ndarray, stores: Stores, settings: Settings, upload, **parameters: object):
@@ -152,6 +152,59 @@ def test_threshold_reads_a_compressed_input_in_the_sandbox(
     output = stores.objects.get(stores.files.get(finished.output_dataset_ids[0]).s3_key)
     expected = np.linspace(0.0, 1.0, 8 * 16 * 16, dtype=np.float32).reshape(8, 16, 16) > 0.5
     np.testing.assert_array_equal(read_dataset(output, "data"), expected)
+
+
+ASSET_RUNNER = """\
+import h5py
+import numpy as np
+from compox.algorithm_utils.BaseRunner import BaseRunner
+from compox.algorithm_utils.io_schemas import GenericSchema
+
+
+class Runner(BaseRunner):
+    def load_assets(self):
+        # The package opens its own (compressed) file with h5py, before the runtime has opened any.
+        with h5py.File(self.fetch_asset("files/offsets.h5"), "r") as handle:
+            self.offset = float(handle["offset"][0])
+
+    def preprocess(self, input_data, args=None):
+        return [item["data"] for item in self.fetch_data(input_data["input_dataset_ids"], GenericSchema)]
+
+    def inference(self, data, args=None):
+        return [np.asarray(array) + self.offset for array in data]
+
+    def postprocess(self, data, args=None):
+        return self.post_data([{"data": array} for array in data], GenericSchema)
+"""
+ASSET_PYPROJECT = """\
+[project]
+name = "compressed_asset"
+version = "1.0.0"
+
+[tool.compox]
+algorithm_type = "Generic"
+supported_devices = ["cpu"]
+default_device = "cpu"
+"""
+
+
+def test_a_package_opening_its_own_compressed_file_with_h5py_reads_it(
+    stores: Stores, settings: Settings, upload: Callable[..., str], tmp_path: Path
+) -> None:
+    # The sandboxed process registers hdf5plugin's filters before the package runs, not only the runtime.
+    (tmp_path / "files").mkdir()
+    (tmp_path / "Runner.py").write_text(ASSET_RUNNER)
+    (tmp_path / "pyproject.toml").write_text(ASSET_PYPROJECT)
+    with h5py.File(tmp_path / "files" / "offsets.h5", "w") as handle:
+        handle.create_dataset("offset", data=np.full(64, 2.5, np.float32), chunks=(64,), **hdf5plugin.Zstd())
+    version = deploy_folder(tmp_path, stores, settings)
+    execution = new_execution(stores, version.algorithm_id, [upload(data=np.ones(4, np.float32))])
+
+    finished = run_execution(execution.execution_id, stores, settings)
+
+    assert finished.status is ExecutionStatus.COMPLETED, finished.log
+    output = stores.objects.get(stores.files.get(finished.output_dataset_ids[0]).s3_key)
+    np.testing.assert_array_equal(read_dataset(output, "data"), np.full(4, 3.5, np.float32))
 
 
 def test_threshold_on_an_input_without_data_fails_naming_the_key_and_what_the_file_holds(

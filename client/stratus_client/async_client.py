@@ -50,13 +50,16 @@ if TYPE_CHECKING:
     from stratus_client.models import (
         Algorithm,
         AlgorithmDeployed,
+        Checkpoint,
         Execution,
         ExecutionPage,
         FileInfo,
         FilePage,
         LogPage,
+        Sample,
         Token,
         Training,
+        TrainingPage,
         Workflow,
         WorkflowPage,
     )
@@ -259,6 +262,23 @@ class AsyncClient:
         package = await asyncio.to_thread(zip_package, Path(source))
         return await self.call(endpoints.deploy_algorithm(package))
 
+    async def export_algorithm(
+        self, algorithm: str, dest: str | Path, minor: int | None = None, checkpoint_id: str | None = None
+    ) -> Path:
+        """As ``Client.export_algorithm``."""
+        found = await self.get_algorithm(algorithm)
+        data = await self.call(
+            endpoints.export_algorithm(found.algorithm_name, found.major, minor, checkpoint_id)
+        )
+        dest = Path(dest)
+        if dest.is_dir():
+            dest = dest / f"{found.algorithm_name}-{found.major}.zip"
+        await asyncio.to_thread(dest.write_bytes, data)
+        return dest
+
+    async def delete_algorithm(self, algorithm: str, minor: int | None = None) -> None:
+        await self.call(endpoints.delete_algorithm((await self.get_algorithm(algorithm)).algorithm_id, minor))
+
     # Jobs
     async def run(
         self,
@@ -368,6 +388,44 @@ class AsyncClient:
     async def get_training(self, training_id: str) -> Training:
         return await self.call(endpoints.get_training(training_id))
 
+    async def list_trainings(
+        self, limit: int = 50, cursor: str | None = None, status: str | None = None
+    ) -> TrainingPage:
+        return await self.call(endpoints.list_trainings(limit, cursor, status))
+
+    async def stop_training(self, training_id: str) -> None:
+        await self.call(endpoints.stop_training(training_id))
+
+    async def training_logs(self, training_id: str, from_line: int = 0, limit: int = 1000) -> LogPage:
+        return await self.call(endpoints.training_logs(training_id, from_line, limit))
+
+    async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint:
+        return await self.call(endpoints.get_checkpoint(checkpoint_id))
+
+    async def list_checkpoints(self, tags: Sequence[str] = (), limit: int = 100) -> list[Checkpoint]:
+        return await self.call(endpoints.list_checkpoints(tags, limit))
+
+    async def delete_checkpoint(self, checkpoint_id: str) -> None:
+        await self.call(endpoints.delete_checkpoint(checkpoint_id))
+
+    async def create_sample(
+        self, files: Sequence[Mapping[str, Sequence[str | Path]]], tags: Sequence[str] = ()
+    ) -> Sample:
+        """As ``Client.create_sample``: entries mapping roles to files (ids or local paths, uploaded)."""
+        entries = [
+            {role: await self._input_ids(items, None) for role, items in entry.items()} for entry in files
+        ]
+        return await self.get_sample(await self.call(endpoints.create_sample(entries, tags)))
+
+    async def get_sample(self, sample_id: str) -> Sample:
+        return await self.call(endpoints.get_sample(sample_id))
+
+    async def list_samples(self, tags: Sequence[str] = (), limit: int = 100) -> list[Sample]:
+        return await self.call(endpoints.list_samples(tags, limit))
+
+    async def delete_sample(self, sample_id: str) -> None:
+        await self.call(endpoints.delete_sample(sample_id))
+
     # Workflows and tokens
     async def submit_workflow(
         self,
@@ -398,6 +456,21 @@ class AsyncClient:
     async def workflow_action(self, workflow_id: str, action: str) -> Workflow:
         """start, pause, resume or cancel a workflow."""
         return await self.call(endpoints.workflow_action(workflow_id, action))
+
+    async def pause_workflow(self, workflow_id: str) -> Workflow:
+        return await self.workflow_action(workflow_id, "pause")
+
+    async def resume_workflow(self, workflow_id: str) -> Workflow:
+        return await self.workflow_action(workflow_id, "resume")
+
+    async def cancel_workflow(self, workflow_id: str) -> Workflow:
+        return await self.workflow_action(workflow_id, "cancel")
+
+    async def retry_workflow_step(self, workflow_id: str, step_id: str) -> Workflow:
+        return await self.call(endpoints.retry_workflow_step(workflow_id, step_id))
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        await self.call(endpoints.delete_workflow(workflow_id))
 
     async def create_token(self, name: str, expires_in_days: int | None = None) -> Token:
         return await self.call(endpoints.create_token(name, expires_in_days))

@@ -337,23 +337,7 @@ def test_dashboard_uploads_dropped_files_until_ready(
     large = tmp_path / "large.h5"  # over the 4 MiB direct limit: a presigned PUT straight to S3
     large.write_bytes(hdf5_bytes((6 * MiB // 4,), seed=4))
     open_page(browser, local_stack, token, "/files")
-    wait_for(browser, "document.getElementById('drop-zone')")
-
-    # A drop as the browser delivers one: real File objects (picked through a scratch file input the
-    # test adds, since WebDriver cannot drag from the desktop) in a DataTransfer, dispatched on the zone.
-    script(browser, "const i = document.createElement('input'); i.type = 'file'; i.multiple = true;"
-           "i.id = 'test-files'; document.body.append(i);")  # fmt: skip
-    browser.find_element(By.ID, "test-files").send_keys(f"{small}\n{large}")
-    script(
-        browser,
-        "const transfer = new DataTransfer();"
-        "for (const f of document.getElementById('test-files').files) transfer.items.add(f);"
-        "document.getElementById('test-files').remove();"
-        "const zone = document.getElementById('drop-zone');"
-        "const init = {dataTransfer: transfer, bubbles: true, cancelable: true};"
-        "zone.dispatchEvent(new DragEvent('dragover', init));"
-        "zone.dispatchEvent(new DragEvent('drop', init));",
-    )
+    drop_files(browser, [small, large])
     rows = "#uploads tr.upload"
     wait_for(browser, f"document.querySelectorAll('{rows}').length === 2")
     wait_for(
@@ -372,6 +356,44 @@ def test_dashboard_uploads_dropped_files_until_ready(
     assert bars == ["100", "100"]
     s3_puts = [url for url in requested_urls_seen(browser) if url.startswith(local_stack.s3_url)]
     assert len(s3_puts) == 1 and "/uploads/" in s3_puts[0]  # the large file went to S3 itself
+
+
+def drop_files(browser: WebDriver, paths: list[Path]) -> None:
+    """Drop ``paths`` on the files page's zone as the browser delivers a drop: real File objects (picked
+    through a scratch file input, since WebDriver cannot drag from the desktop) in a DataTransfer."""
+    wait_for(browser, "document.getElementById('drop-zone')")
+    script(browser, "const i = document.createElement('input'); i.type = 'file'; i.multiple = true;"
+           "i.id = 'test-files'; document.body.append(i);")  # fmt: skip
+    browser.find_element(By.ID, "test-files").send_keys("\n".join(map(str, paths)))
+    script(
+        browser,
+        "const transfer = new DataTransfer();"
+        "for (const f of document.getElementById('test-files').files) transfer.items.add(f);"
+        "document.getElementById('test-files').remove();"
+        "const zone = document.getElementById('drop-zone');"
+        "const init = {dataTransfer: transfer, bubbles: true, cancelable: true};"
+        "zone.dispatchEvent(new DragEvent('dragover', init));"
+        "zone.dispatchEvent(new DragEvent('drop', init));",
+    )
+
+
+def test_dashboard_uploads_a_file_over_64_mib_in_parts(
+    browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client, tmp_path: Path
+) -> None:
+    # Multipart from the browser: each part's ETag must be readable cross-origin (the bucket's CORS).
+    huge = tmp_path / "huge.h5"
+    huge.write_bytes(hdf5_bytes((65 * MiB // 4,), seed=5))
+    open_page(browser, local_stack, token, "/files")
+
+    drop_files(browser, [huge])
+
+    row = "#uploads tr.upload[data-name='huge.h5']"
+    wait_for(browser, f"document.querySelector(\"{row}\")?.dataset.status === 'READY'", 120)
+    file_id = script(browser, f'return document.querySelector("{row}").dataset.fileId')
+    status = api.get(f"/api/v0/files/{file_id}/status").json()
+    assert (status["status"], status["size"]) == ("READY", huge.stat().st_size)
+    s3_puts = [url for url in requested_urls_seen(browser) if url.startswith(local_stack.s3_url)]
+    assert sum("partNumber=" in url for url in s3_puts) > 1, s3_puts  # one PUT a part, several parts
 
 
 def requested_urls_seen(driver: WebDriver) -> list[str]:

@@ -149,3 +149,11 @@ def test_bootstrap_gives_the_api_function_its_cursor_secret(full_stack: LocalSta
 
     variables = configuration["Configuration"]["Environment"]["Variables"]
     assert variables["CURSOR_SECRET"] == full_stack.secrets["CursorSecret"]
+
+
+def test_bootstrap_applies_the_bucket_cors_rule_with_the_local_origins(local_stack: LocalStack) -> None:
+    rules = boto3.client("s3").get_bucket_cors(Bucket=local_stack.data_bucket)["CORSRules"]
+
+    assert len(rules) == 1
+    assert rules[0]["ExposeHeaders"] == ["ETag"] and set(rules[0]["AllowedMethods"]) == {"GET", "PUT"}
+    assert {"http://127.0.0.1:*", "http://localhost:*"} <= set(rules[0]["AllowedOrigins"])

@@ -21,6 +21,8 @@ _TABLE_PASSTHROUGH = (
 )
 # Applied after creation by both paths (moto's CloudFormation ignores them), or shaped by hand.
 _TABLE_CONFIGURED = ("TimeToLiveSpecification", "PointInTimeRecoverySpecification", "SSESpecification")
+# Where the local stack's pages come from (its API on a loopback port), allowed by every bucket CORS rule.
+LOCAL_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*")
 
 
 def create_table(dynamodb: Any, name: str, properties: Mapping[str, Any]) -> bool:
@@ -69,7 +71,7 @@ def configure_table(dynamodb: Any, name: str, properties: Mapping[str, Any]) -> 
 
 
 def configure_bucket(s3: Any, name: str, properties: Mapping[str, Any]) -> None:
-    """Apply the bucket's encryption, public access block, ownership, versioning, lifecycle and
+    """Apply the bucket's encryption, public access block, ownership, versioning, lifecycle, CORS and
     notifications."""
     if "BucketEncryption" in properties:
         rules = [
@@ -93,11 +95,26 @@ def configure_bucket(s3: Any, name: str, properties: Mapping[str, Any]) -> None:
     if "LifecycleConfiguration" in properties:
         rules = [lifecycle_rule(rule) for rule in properties["LifecycleConfiguration"]["Rules"]]
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    if "CorsConfiguration" in properties:
+        rules = cors_rules(properties["CorsConfiguration"])
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
     if "NotificationConfiguration" in properties:
         s3.put_bucket_notification_configuration(
             Bucket=name,
             NotificationConfiguration=notification_configuration(properties["NotificationConfiguration"]),
         )
+
+
+def cors_rules(configuration: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """CloudFormation's CORS rules in PutBucketCors' shape, each also allowing the local stack's own
+    origins: the dashboard is served from a loopback port, not from an execute-api host."""
+    renamed = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds"}
+    rules = []
+    for rule in configuration["CorsRules"]:
+        translated = {renamed.get(key, key): value for key, value in rule.items() if key != "Id"}
+        translated["AllowedOrigins"] = [*rule["AllowedOrigins"], *LOCAL_ORIGINS]
+        rules.append(translated)
+    return rules
 
 
 def lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:

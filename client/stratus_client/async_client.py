@@ -18,7 +18,6 @@ from stratus_client.errors import (
     ConflictError,
     ConnectionFailedError,
     FileRejectedError,
-    StratusError,
     error_from_response,
 )
 from stratus_client.jobs import Backoff, JobWatch, outcome
@@ -37,8 +36,9 @@ from stratus_client.transfers import (
     ProgressBar,
     aread_range,
     filename_of,
+    give_up,
     is_direct_upload,
-    is_retryable_status,
+    part_answer,
     plan_parts,
     retry_delays,
 )
@@ -168,21 +168,19 @@ class AsyncClient:
                 sent += amount
                 bar.advance(amount)
 
+            response, error = None, None
             try:
                 response = await self._storage.put(
                     url, content=aread_range(path, offset, size, count), headers={"Content-Length": str(size)}
                 )
             except httpx.TransportError as exc:
-                failure = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.is_success:
-                    return str(response.headers.get("etag", ""))
-                failure = f"S3 answered {response.status_code}: {response.text[:300]}"
-                if not is_retryable_status(response.status_code):
-                    raise StratusError(f"upload refused: {failure}", status=response.status_code)
+                error = exc
+            failure = part_answer(response, error)
+            if failure is None and response is not None:
+                return str(response.headers.get("etag", ""))
             bar.advance(-sent)
             if delay is None:
-                raise StratusError(f"upload failed after retries: {failure}", code="upload_failed")
+                raise give_up(str(failure))
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # the last delay is None
 

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 
 from stratus_client import endpoints
-from stratus_client.errors import FileRejectedError, StratusError, error_from_response
+from stratus_client.errors import FileRejectedError, error_from_response
 from stratus_client.jobs import Backoff
 from stratus_client.transfers import (
     PART_CONCURRENCY,
     ProgressBar,
     filename_of,
+    give_up,
     is_direct_upload,
-    is_retryable_status,
+    part_answer,
     plan_parts,
     read_range,
     retry_delays,
@@ -90,21 +91,19 @@ class FileTransfers:
                 sent += amount
                 bar.advance(amount)
 
+            response, error = None, None
             try:
                 response = self._storage.put(
                     url, content=read_range(path, offset, size, count), headers={"Content-Length": str(size)}
                 )
             except httpx.TransportError as exc:
-                failure = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.is_success:
-                    return str(response.headers.get("etag", ""))
-                failure = f"S3 answered {response.status_code}: {response.text[:300]}"
-                if not is_retryable_status(response.status_code):
-                    raise StratusError(f"upload refused: {failure}", status=response.status_code)
+                error = exc
+            failure = part_answer(response, error)
+            if failure is None and response is not None:
+                return str(response.headers.get("etag", ""))
             bar.advance(-sent)
             if delay is None:
-                raise StratusError(f"upload failed after retries: {failure}", code="upload_failed")
+                raise give_up(str(failure))
             time.sleep(delay)
         raise AssertionError("unreachable")  # the last delay is None
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+import httpx
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,6 +21,8 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+
+from stratus_client.errors import StratusError
 
 if TYPE_CHECKING:
     from stratus_client.models import Upload
@@ -69,6 +72,24 @@ def retry_delays(attempts: int = PART_ATTEMPTS, base: float = RETRY_BASE_DELAY_S
 def is_retryable_status(status: int) -> bool:
     """S3 answers worth another try: throttling, timeouts and server errors (not a bad signature)."""
     return status >= 500 or status in (408, 429)
+
+
+def part_answer(response: httpx.Response | None, error: httpx.TransportError | None) -> str | None:
+    """A part PUT's outcome: None when S3 took it, else why it failed (worth another try). Raises
+    StratusError for an answer no retry changes."""
+    if response is None:
+        return f"{type(error).__name__}: {error}"
+    if response.is_success:
+        return None
+    failure = f"S3 answered {response.status_code}: {response.text[:300]}"
+    if not is_retryable_status(response.status_code):
+        raise StratusError(f"upload refused: {failure}", status=response.status_code)
+    return failure
+
+
+def give_up(failure: str) -> StratusError:
+    """The error of a part that failed on every try."""
+    return StratusError(f"upload failed after retries: {failure}", code="upload_failed")
 
 
 def read_range(

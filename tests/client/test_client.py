@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from stratus_client import Client, FileRejectedError, InvalidInputError, JobFailedError, NotFoundError
@@ -110,3 +111,29 @@ def test_deploy_then_train_on_samples_saves_a_checkpoint(client: Client, tmp_pat
 
     assert training.status == "COMPLETED"
     assert client.get_checkpoint(training.best_checkpoint_id or "").training_id == training.training_id
+
+
+class DropsFirstPuts(httpx.BaseTransport):
+    """The real transport, but the first ``count`` PUTs fail as a dropped connection would."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+        self.real = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT" and self.left > 0:
+            self.left -= 1
+            raise httpx.ConnectError("connection reset (injected)", request=request)
+        return self.real.handle_request(request)
+
+
+def test_upload_retries_a_part_whose_put_failed(client: Client, tmp_path: Path) -> None:
+    source = tmp_path / "large.h5"
+    write_volume(source, (3 * MIB,))
+    flaky = DropsFirstPuts(2)
+    client._storage = httpx.Client(transport=flaky)  # S3's side only: the API calls stay as they are
+
+    info = client.upload(source, part_size=5 * MIB)
+
+    assert flaky.left == 0 and info.status == "READY"
+    assert client.download(info.file_id, tmp_path / "copy.h5").read_bytes() == source.read_bytes()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
+from fastapi.testclient import TestClient
 from stratus.api import create_app
 from stratus.settings import Settings
 from stratus.stores import Stores
@@ -13,3 +17,16 @@ def test_create_app_refuses_to_start_without_a_cursor_secret(settings: Settings,
 
     with pytest.raises(RuntimeError, match="CURSOR_SECRET"):
         create_app(unsigned, stores)
+
+
+def test_an_app_is_freed_once_dropped(settings: Settings, stores: Stores) -> None:
+    # Nothing process-wide keeps an app (and its stores and clients): a test suite makes thousands.
+    app = create_app(settings, stores)
+    with TestClient(app) as client:
+        assert client.get("/docs").status_code == 200
+    dropped = weakref.ref(app)
+
+    del app, client
+    gc.collect()
+
+    assert dropped() is None

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 
 from stratus.api.deps import AUTHENTICATED
 from stratus.api.errors import install_error_handlers
 from stratus.api.routes import (
     algorithms,
     checkpoints,
-    docs_assets,
+    docs,
     executions,
     files,
     health,
@@ -30,11 +29,9 @@ from stratus.stores import Stores, build_stores
 API_PREFIX = "/api/v0"
 # The routes anyone may call (template.yaml gives each an event with Authorizer NONE): health, docs and
 # the dashboard's page and assets (they hold no data; the page calls the API with the user's token).
-# Swagger UI's and ReDoc's scripts and styles, served from the fastapi-offline package (no CDN).
-DOCS_ASSETS_URL = "/docs-assets"
 PUBLIC_PATHS = frozenset(
-    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", f"{DOCS_ASSETS_URL}/{{proxy+}}"}
-    | {ui.UI_PATH, f"{ui.UI_PATH}/{{proxy+}}"}
+    {"/health", docs.OPENAPI_URL, docs.DOCS_URL, docs.OAUTH2_REDIRECT_URL, docs.REDOC_URL}
+    | {f"{docs.DOCS_ASSETS_URL}/{{proxy+}}", ui.UI_PATH, f"{ui.UI_PATH}/{{proxy+}}"}
 )
 # API Gateway's greedy path variable: a public path ending in it covers everything below its prefix.
 GREEDY = "{proxy+}"
@@ -51,16 +48,17 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     if settings.cursor_secret is None:
         # A deployment error: refused at the cold start, not at the first list.
         raise RuntimeError("CURSOR_SECRET is not set: the API signs its page cursors with it")
-    app = FastAPIOffline(
-        title="Stratus",
+    app = FastAPI(
+        title=docs.TITLE,
         version="0.1.0",
         description="Serverless compute for scientific algorithms on HDF5 data, Compox-compatible.",
-        static_url=DOCS_ASSETS_URL,
+        docs_url=None,  # served offline by routes.docs
+        redoc_url=None,
     )
-    docs_assets.serve_redoc_script(app, DOCS_ASSETS_URL)
     app.state.settings = settings
     app.state.stores = stores or build_stores(settings)
     install_error_handlers(app)
+    docs.install(app)
     app.include_router(health.router)
     app.include_router(ui.router)
     routers = (files, algorithms, executions, samples, trainings, checkpoints, tokens, workflows, monitoring)

@@ -20,28 +20,17 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from stratus.local import chromium
 from stratus.local.process import running_local_stack
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 TARGET_MS = 1000.0
-# As in tests/e2e/test_dashboard.py: without the background-networking flags Chromium keeps calling
-# Google's services, which would only add noise here.
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,900",
-)
 # Runs before the page's scripts on every load: note when the jobs page first shows a section heading.
 LISTED_PROBE = """
 new MutationObserver((_, observer) => {
@@ -54,17 +43,7 @@ new MutationObserver((_, observer) => {
 LOAD_TIMEOUT_S = 20.0
 
 
-def start_chromium(profile: Path) -> webdriver.Chrome:
-    """Headless Chromium with a fresh profile."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-
-
-def load(driver: webdriver.Chrome, url: str) -> dict[str, float]:
+def load(driver: WebDriver, url: str) -> dict[str, float]:
     """One full load of ``url``; its paint times, jobs-listed time (ms) and bytes transferred."""
     driver.get("about:blank")
     driver.get(url)
@@ -88,7 +67,7 @@ def load(driver: webdriver.Chrome, url: str) -> dict[str, float]:
     raise TimeoutError(f"{url} did not paint and list the jobs within {LOAD_TIMEOUT_S} s: {figures}")
 
 
-def measure(driver: webdriver.Chrome, url: str, loads: int, cold: bool) -> list[dict[str, float]]:
+def measure(driver: WebDriver, url: str, loads: int, cold: bool) -> list[dict[str, float]]:
     results = []
     for _ in range(loads):
         if cold:
@@ -109,7 +88,7 @@ def main() -> None:
     arguments = parser.parse_args()
     profile = Path(tempfile.mkdtemp(prefix="stratus-bench-chromium-"))
     with running_local_stack(TEMPLATE) as stack:
-        driver = start_chromium(profile)
+        driver = chromium.start(chromium.options(profile))
         try:
             url = f"{stack.api_url}/ui"
             driver.get(url)

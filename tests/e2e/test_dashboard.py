@@ -20,10 +20,9 @@ import h5py
 import httpx
 import numpy as np
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
+from stratus.local import chromium
 
 from tests.conftest import wait_until
 
@@ -35,20 +34,6 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-# Without the background-networking flags Chromium keeps calling Google's services (refused here).
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,900",
-)
 TENANT = "dashboard"
 OCTET = {"content-type": "application/octet-stream"}
 JOB_TIMEOUT_S = 90
@@ -59,14 +44,10 @@ MiB = 1024 * 1024
 def start_chromium(user_data_dir: Path, downloads: Path) -> WebDriver:
     """Headless Chromium with a fresh profile, logging the console and every network request, saving
     downloads into ``downloads``."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={user_data_dir}")
+    options = chromium.options(user_data_dir)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return chromium.start(options)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +60,7 @@ def downloads() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def browser(downloads: Path) -> Iterator[WebDriver]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    if not chromium.is_installed():
         pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
     profile = Path(tempfile.mkdtemp(prefix="stratus-chromium-"))
     driver = start_chromium(profile, downloads)

@@ -92,23 +92,15 @@ class JobError(ApiModel):
     message: str
 
 
-class Execution(ApiModel):
-    """An execution record."""
+class Job(ApiModel):
+    """What executions and trainings share (the server's one job model)."""
 
-    execution_id: str
     algorithm_id: str
     status: str
     progress: float = 0.0
-    input_dataset_ids: list[str] = Field(default_factory=list)
-    output_dataset_ids: list[str] = Field(default_factory=list)
     additional_parameters: dict[str, Any] = Field(default_factory=dict)
     checkpoint_id: str | None = None
-    algorithm_minor_version: str | None = None
-    execution_device_override: str | None = None
-    resolved_execution_device: str | None = None
-    session_token: str | None = None
     time_started: str = ""
-    time_completed: str = ""
     log: str = ""
     error: JobError | None = None
     priority: int = 0
@@ -118,6 +110,19 @@ class Execution(ApiModel):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_JOB_STATUSES
+
+
+class Execution(Job):
+    """An execution record."""
+
+    execution_id: str
+    input_dataset_ids: list[str] = Field(default_factory=list)
+    output_dataset_ids: list[str] = Field(default_factory=list)
+    algorithm_minor_version: str | None = None
+    execution_device_override: str | None = None
+    resolved_execution_device: str | None = None
+    session_token: str | None = None
+    time_completed: str = ""
 
 
 class ExecutionPage(ApiModel):
@@ -133,18 +138,13 @@ class Round(ApiModel):
     checkpoint_ids: list[str] = Field(default_factory=list)
 
 
-class Training(ApiModel):
+class Training(Job):
     """A training record: a chain of rounds, each saving checkpoints."""
 
     training_id: str
-    algorithm_id: str
-    status: str
-    progress: float = 0.0
     training_data: list[str] = Field(default_factory=list)
     validation_data: list[str] = Field(default_factory=list)
-    additional_parameters: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
-    checkpoint_id: str | None = None
     output_checkpoint_ids: list[str] = Field(default_factory=list)
     best_checkpoint_id: str | None = None
     rounds: list[Round] = Field(default_factory=list)
@@ -153,17 +153,7 @@ class Training(ApiModel):
     total_steps: int = 0
     eta_seconds: float | None = None
     resolved_device: str | None = None
-    time_started: str = ""
     time_completed: str | None = None
-    log: str = ""
-    error: JobError | None = None
-    priority: int = 0
-    time_created: datetime | None = None
-    expires_at: datetime | None = None
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_JOB_STATUSES
 
 
 class TrainingPage(ApiModel):

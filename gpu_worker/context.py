@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from stratus.algorithms import StopRequested
+from stratus.algorithms.runtime.kpis import KpiBook, make_kpi, state_kpis
 from stratus.clock import utc_iso
 from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError
 from stratus.models.executions import ExecutionRecord
@@ -20,7 +21,10 @@ from stratus.sessions import SessionStore
 J = TypeVar("J", bound=JobRecord)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from stratus.algorithms.runtime import LogLevel
+    from stratus.models.jobs import Kpi
     from stratus.settings import Settings
     from stratus.stores import Stores
     from stratus.stores.jobs import JobStore
@@ -32,20 +36,37 @@ LOG_FLUSH_INTERVAL_S = 1.0
 LOG_FLUSH_BYTES = 64 * 1024
 
 
+def _stored(kpis: dict[str, Kpi]) -> dict[str, Any]:
+    """KPIs as the record holds them."""
+    return {name: kpi.model_dump() for name, kpi in kpis.items()}
+
+
 class ExecutionDefaults:
     """What a job context answers where only trainings differ (TrainingContext overrides it): state kept
     in memory, no checkpoints, no samples, steps as progress. Shared by the stack's contexts and the
     author kit's LocalContext."""
 
     _state: dict[str, Any]
+    _kpis: KpiBook
 
     def set_progress(self, value: float) -> None:
         """Each context reports progress its own way."""
         raise NotImplementedError
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Replace the execution's free-form state (kept in memory: executions do not publish it)."""
+        """Replace the execution's free-form state (kept in memory: executions do not publish it); its
+        numeric entries are KPIs too."""
         self._state = dict(state)
+        self._kpis.note_state(state_kpis(state)[0])
+
+    def report_kpi(self, name: str, value: float, unit: str | None) -> None:
+        """Record a KPI. Raises ValueError (not a valid KPI, or one beyond MAX_KPIS)."""
+        self._kpis.report(make_kpi(name, value, unit))
+
+    @property
+    def kpis(self) -> dict[str, Kpi]:
+        """The job's KPIs so far, by name."""
+        return self._kpis.merged()
 
     def get_state(self) -> dict[str, Any]:
         """The execution's free-form state."""
@@ -109,6 +130,13 @@ class JobContext(ExecutionDefaults, Generic[J]):
         # instead of reading the record first (another writer's change makes the write retry).
         self._known: J | None = None
         self._state: dict[str, Any] = {}
+        # KPIs: written at most every write_interval_s (riding along with progress when they can), and
+        # with the final write; the lock keeps a snapshot's write from overtaking a later one's.
+        self._kpis = KpiBook(record.kpis)
+        self._kpi_lock = threading.RLock()
+        self._kpis_written = self._kpis.generation
+        self._last_kpi_write = -math.inf
+        self._unusable_state_names: set[str] = set()
         self.output_ids: list[str] = []
 
     @property
@@ -174,17 +202,18 @@ class JobContext(ExecutionDefaults, Generic[J]):
             raise StopRequested("a stop was requested for this job")
 
     def set_progress(self, progress: float) -> None:
-        """Write progress, at most every ``write_interval_s`` except the final 1.0; notes stop flags."""
+        """Write progress (and KPIs not written yet), at most every ``write_interval_s`` except the final
+        1.0; notes stop flags."""
         now = self._stores.clock()
         with self._lock:
             if progress < 1.0 and now - self._last_progress_write < self.write_interval_s:
                 return
             self._last_progress_write = now
-        try:
-            record = self._store.set_progress(self._job_id, self._scaled(progress), self._progress_values())
-        except IllegalTransitionError:
-            # Marked final elsewhere (stopped through the API, failed by the state machine): stop working.
-            self._is_stop_seen = True
+        scaled = self._scaled(progress)
+        record = self._write_with_kpis(
+            self._progress_values(), lambda values: self._store.set_progress(self._job_id, scaled, values)
+        )
+        if record is None:
             return
         # The write returns the record, so it doubles as a stop poll.
         self._known = record
@@ -209,6 +238,62 @@ class JobContext(ExecutionDefaults, Generic[J]):
         """What a progress write records besides progress."""
         return {}
 
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Replace the job's free-form state; its numeric entries are KPIs too."""
+        self._note_state(state)
+        self._write_kpis_if_due(self._stores.clock())
+
+    def _note_state(self, state: dict[str, Any]) -> None:
+        """Keep the state and its KPIs (a name or value no KPI can have is left out, with a warning in the
+        log, once per name)."""
+        kpis, unusable = state_kpis(state)
+        with self._kpi_lock:
+            self._state = dict(state)
+            self._kpis.note_state(kpis)
+            new = {name: why for name, why in unusable.items() if name not in self._unusable_state_names}
+            self._unusable_state_names.update(new)
+        for name, why in new.items():
+            self.log("WARNING", f"set_state entry {name!r} is not reported as a KPI: {why}")
+
+    def report_kpi(self, name: str, value: float, unit: str | None) -> None:
+        """Record a KPI; it reaches the record within ``write_interval_s`` or with the job's end.
+        Raises ValueError (not a valid KPI, or one beyond MAX_KPIS)."""
+        kpi = make_kpi(name, value, unit)
+        with self._kpi_lock:
+            self._kpis.report(kpi)
+        self._write_kpis_if_due(self._stores.clock())
+
+    def _write_kpis_if_due(self, now: float) -> None:
+        if now - self._last_kpi_write >= self.write_interval_s:
+            self.write_kpis()
+
+    def write_kpis(self) -> None:
+        """Write the KPIs to the record now, if any changed since the last write (while the job is live:
+        a record that ended keeps what it had)."""
+        with self._kpi_lock:
+            if self._kpis.generation == self._kpis_written:
+                return
+            record = self._write_with_kpis({}, lambda values: self._store.update_active(self._job_id, values))
+            if record is not None:
+                self._known = record
+
+    def _write_with_kpis(self, values: dict[str, Any], write: Callable[[dict[str, Any]], J]) -> J | None:
+        """``write`` ``values``, with the KPIs when they changed since they were last written; None when
+        the record was marked final elsewhere (stopped through the API, failed by the state machine): the
+        job must stop."""
+        with self._kpi_lock:
+            generation = self._kpis.generation
+            if generation != self._kpis_written:
+                values = {**values, "kpis": _stored(self._kpis.merged())}
+            try:
+                record = write(values)
+            except IllegalTransitionError:
+                self._is_stop_seen = True
+                return None
+            if "kpis" in values:
+                self._kpis_written, self._last_kpi_write = generation, self._stores.clock()
+            return record
+
     def log(self, level: LogLevel, message: str) -> None:
         """Queue a log line; lines reach the record in batches (and on `flush`)."""
         now = self._stores.clock()
@@ -220,10 +305,11 @@ class JobContext(ExecutionDefaults, Generic[J]):
         self._flush_if_due(now)
 
     def flush(self) -> None:
-        """Write every queued log line to the record now."""
+        """Write every queued log line, and the KPIs if they changed, to the record now."""
         lines = self._take_lines()
         if lines:
             self._known = self._store.append_log(self._job_id, lines, self._known)
+        self.write_kpis()
 
     def _take_lines(self) -> list[str]:
         with self._lock:
@@ -274,6 +360,8 @@ class JobContext(ExecutionDefaults, Generic[J]):
             )
         if is_due:
             self.flush()
+        else:
+            self._write_kpis_if_due(now)
 
 
 class ExecutionContext(JobContext["ExecutionRecord"]):
@@ -300,7 +388,9 @@ class ExecutionContext(JobContext["ExecutionRecord"]):
         """
         lines = self._take_lines()
         try:
-            return self._stores.executions.finish(self._job_id, output_ids, lines, self._known)
+            # The KPIs in the same write: whoever sees COMPLETED sees them.
+            kpis = _stored(self.kpis)
+            return self._stores.executions.finish(self._job_id, output_ids, lines, self._known, kpis)
         except IllegalTransitionError:
             if lines:  # the record ended otherwise (a stop won): its log still gets the lines
                 self._stores.executions.append_log(self._job_id, lines)

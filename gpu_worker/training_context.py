@@ -97,18 +97,21 @@ class TrainingContext(JobContext[TrainingRecord]):
     def set_state(self, state: dict[str, Any]) -> None:
         """Publish the training's free-form state in its record (as Compox does), throttled as progress is:
         a runner may set it every step, and every write is billed on the whole record."""
-        super().set_state(state)
+        self._note_state(state)
         self._is_state_dirty = True
         if self._stores.clock() - self._last_state_write >= self.write_interval_s:
             self._write_state()
 
     def _write_state(self) -> None:
+        # The state's KPIs ride along: one write for both.
         self._last_state_write = self._stores.clock()
         self._is_state_dirty = False
-        try:
-            self._known = self._stores.trainings.update_active(self.job_id, {"state": dict(self.get_state())})
-        except IllegalTransitionError:
-            self._is_stop_seen = True
+        record = self._write_with_kpis(
+            {"state": dict(self.get_state())},
+            lambda values: self._stores.trainings.update_active(self.job_id, values),
+        )
+        if record is not None:
+            self._known = record
 
     def read_samples(self, sample_ids: list[str]) -> list[dict[str, Any]]:
         """The manifests of the training's samples, as they were when it was accepted.
@@ -153,6 +156,7 @@ class TrainingContext(JobContext[TrainingRecord]):
             round=self.round.index,
             properties=dict(properties),
             tags=list(training.tags),
+            kpis=self.kpis,
             assets=saved,
             created_at=self._stores.clock(),
         )

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 BUILTINS = Path(__file__).resolve().parent
 WEIGHTS = BUILTINS.parent / "compute" / "weights"
-NAMES = ("threshold", "gaussian_denoise", "unet_segmentation")
+NAMES = ("threshold", "gaussian_denoise", "unet_segmentation", "branin")
 # Assets made by scripts in the repo rather than kept twice: (package, asset path) → file.
 GENERATED_ASSETS = {("unet_segmentation", "files/unet3d.pt"): WEIGHTS / "unet3d.pt"}
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from stratus.algorithms.runtime.kpis import KpiBook
 from stratus.clock import utc_iso
 from stratus.errors import NotFoundError
 
@@ -42,6 +43,7 @@ class LocalContext(ExecutionDefaults):
         self._report = report or (lambda _: None)
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {}
+        self._kpis = KpiBook()
         self._session: dict[str, bytes] = {}
         self._scratch: Path | None = None
         self.output_ids: list[str] = []

@@ -166,6 +166,10 @@ class RemoteContext:
         state: dict[str, Any] = self._client.call("get_state")
         return state
 
+    def report_kpi(self, name: str, value: float, unit: str | None) -> None:
+        """Report a KPI (BaseRunner checked it, and the count); the worker throttles the writes."""
+        self._client.notify("report_kpi", name=name, value=value, unit=unit)
+
     def save_checkpoint(self, assets: dict[str, bytes], properties: dict[str, Any]) -> str:
         """Hand checkpoint assets (package path → bytes) to the worker; returns the checkpoint id."""
         names = {path: self._leave(content, ".asset") for path, content in assets.items()}

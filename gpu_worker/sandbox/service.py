@@ -71,6 +71,7 @@ class RunnerService:
             "raise_if_stop_requested": lambda _: context.raise_if_stop_requested(),
             "set_state": lambda p: context.set_state(dict(_argument(p, "state", dict))),
             "get_state": lambda _: context.get_state(),
+            "report_kpi": self._report_kpi,
             "save_checkpoint": self._save_checkpoint,
             "read_samples": lambda p: context.read_samples(_strings(p, "sample_ids")),
             "validation_sample_ids": lambda _: context.validation_sample_ids(),
@@ -125,6 +126,14 @@ class RunnerService:
         if not 0.0 <= float(progress) <= 1.0:
             raise InvalidInputError("progress must be between 0 and 1")
         self._context.set_progress(float(progress))
+
+    def _report_kpi(self, params: dict[str, Any]) -> None:
+        # JSON: the value arrives as a number (or not); the context's check says what is wrong with it.
+        value: Any = params.get("value")
+        try:
+            self._context.report_kpi(_argument(params, "name", str), value, params.get("unit"))
+        except ValueError as exc:  # the context checks the KPI again: the algorithm's side is not trusted
+            raise InvalidInputError(str(exc)) from exc
 
     def _log(self, params: dict[str, Any]) -> None:
         level = _argument(params, "level", str)

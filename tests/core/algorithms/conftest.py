@@ -36,6 +36,7 @@ class MemoryContext:
     samples: dict[str, dict[str, Any]] = field(default_factory=dict)
     validation_ids: list[str] = field(default_factory=list)
     steps: list[tuple[int, int]] = field(default_factory=list)
+    kpis: dict[str, tuple[float, str | None]] = field(default_factory=dict)
     scratch: Path | None = None
 
     def read_data(self, file_id: str) -> bytes:
@@ -74,6 +75,9 @@ class MemoryContext:
 
     def get_state(self) -> dict[str, Any]:
         return self.state
+
+    def report_kpi(self, name: str, value: float, unit: str | None) -> None:
+        self.kpis[name] = (value, unit)
 
     def save_checkpoint(self, assets: dict[str, bytes], properties: dict[str, Any]) -> str:
         if not self.training:

@@ -32,6 +32,7 @@ from stratus.models.files import (
     UploadPart,
 )
 from stratus.models.ids import FileId
+from stratus.models.jobs import Kpi
 
 __all__ = [
     "AlgorithmDeployed",
@@ -55,6 +56,7 @@ __all__ = [
     "FileRecord",
     "FileStatus",
     "FileUploaded",
+    "Kpi",
     "ObjectCreated",
     "Upload",
     "UploadComplete",

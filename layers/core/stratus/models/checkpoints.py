@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from stratus.models.jobs import iso
+from stratus.models.jobs import Kpi, iso
 from stratus.models.records import TenantRecord
 
 
@@ -21,6 +21,8 @@ class CheckpointRecord(TenantRecord):
     round: int = 0
     properties: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
+    # The KPIs its training had reported when it saved this checkpoint.
+    kpis: dict[str, Kpi] = Field(default_factory=dict)
     assets: dict[str, str]
 
 
@@ -36,6 +38,7 @@ class Checkpoint(BaseModel):
     parent_checkpoint_id: str | None
     algorithm_minor_version: str
     round: int
+    kpis: dict[str, Kpi] = Field(description="The training's KPIs when it saved this checkpoint")
 
     @classmethod
     def from_record(cls, record: CheckpointRecord) -> Checkpoint:
@@ -51,6 +54,7 @@ class Checkpoint(BaseModel):
                     "parent_checkpoint_id",
                     "algorithm_minor_version",
                     "round",
+                    "kpis",
                 }
             ),
             created_at=iso(record.created_at),

@@ -18,6 +18,7 @@ from stratus.models.jobs import (
     JobStatus,
     JobStopped,
     JobUpdate,
+    Kpi,
     Priority,
     StrictTask,
     TaskFailure,
@@ -164,6 +165,7 @@ class Execution(BaseModel):
     time_completed: str = Field(description="ISO 8601, or empty until the execution ends (as Compox)")
     log: str
     error: ExecutionError | None
+    kpis: dict[str, Kpi] = Field(description="KPIs the job reported, by name")
     priority: int
     webhook_url: str | None
     webhook_events: list[WebhookEvent]
@@ -190,6 +192,7 @@ class Execution(BaseModel):
                     "progress",
                     "log",
                     "error",
+                    "kpis",
                     "priority",
                     "webhook_url",
                     "webhook_events",

@@ -1,4 +1,4 @@
-"""Jobs: what executions and trainings share (statuses, plan, error, log, progress, stop)."""
+"""Jobs: what executions and trainings share (statuses, plan, error, log, progress, KPIs, stop)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stratus.clock import utc_iso
 from stratus.models.records import TenantRecord
@@ -46,6 +46,15 @@ MIN_PRIORITY, MAX_PRIORITY = -100, 100
 MAX_BATCH_PRIORITY = 9999
 # Batch fair-share identifiers are at most 255 alphanumeric characters.
 SHARE_IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9]{1,255}$")
+# A KPI's name: like a label (letters, digits, _ . / -), so it can name a campaign objective or a column.
+KPI_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,63}$"
+MAX_KPI_UNIT_LENGTH = 32
+# KPIs one job may report: bounds the record's size (DynamoDB items are at most 400 KB).
+MAX_KPIS = 64
+# DynamoDB numbers: magnitudes from 1e-130 up to below 1e126
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html).
+MAX_KPI_MAGNITUDE = 1e125
+MIN_KPI_MAGNITUDE = 1e-125
 Priority = Annotated[
     int,
     Field(ge=MIN_PRIORITY, le=MAX_PRIORITY, description="Higher first among the tenant's queued jobs"),
@@ -67,6 +76,22 @@ class JobError(BaseModel):
 
     type: str = Field(description="The exception's class name, e.g. RuntimeError or NotFoundError")
     message: str
+
+
+class Kpi(BaseModel):
+    """A key figure a job reported (report_kpi, or a numeric set_state entry): seed 004's KPI shape."""
+
+    name: str = Field(pattern=KPI_NAME_PATTERN, description="Unique within the job; what objectives name")
+    value: float = Field(allow_inf_nan=False, description="A finite number")
+    unit: str | None = Field(default=None, max_length=MAX_KPI_UNIT_LENGTH)
+
+    @field_validator("value")
+    @classmethod
+    def _storable(cls, value: float) -> float:
+        if abs(value) >= MAX_KPI_MAGNITUDE:
+            raise ValueError(f"magnitude must be below {MAX_KPI_MAGNITUDE:g}")
+        # Too small for the table: as a float underflows, it becomes zero.
+        return 0.0 if abs(value) < MIN_KPI_MAGNITUDE else value
 
 
 class DevicePlan(BaseModel):
@@ -115,6 +140,8 @@ class JobRecord(TenantRecord):
     # Bumped by every write that changes `log`, so read-modify-write appends detect a concurrent append.
     log_version: int = 0
     error: JobError | None = None
+    # Name → the last value reported under it (models.jobs.Kpi); written by the worker, throttled.
+    kpis: dict[str, Kpi] = Field(default_factory=dict)
     stop_requested_at: float | None = None
     # Where the job's events go (models.webhooks), as accepted; None: nowhere.
     webhook_url: str | None = None

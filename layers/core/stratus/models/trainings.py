@@ -17,6 +17,7 @@ from stratus.models.jobs import (
     JobRecord,
     JobStatus,
     JobUpdate,
+    Kpi,
     Priority,
     StrictTask,
     TaskFailure,
@@ -161,6 +162,7 @@ class Training(BaseModel):
     resolved_device: str | None
     extends_training_id: str | None
     error: JobError | None
+    kpis: dict[str, Kpi] = Field(description="KPIs the job reported, by name")
     priority: int
     webhook_url: str | None
     webhook_events: list[WebhookEvent]
@@ -192,6 +194,7 @@ class Training(BaseModel):
                     "resolved_device",
                     "extends_training_id",
                     "error",
+                    "kpis",
                     "priority",
                     "webhook_url",
                     "webhook_events",

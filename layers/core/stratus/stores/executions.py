@@ -27,10 +27,15 @@ class ExecutionStore(JobStore[ExecutionRecord]):
         output_ids: list[str],
         lines: Iterable[str] = (),
         known: ExecutionRecord | None = None,
+        kpis: Mapping[str, Any] | None = None,
     ) -> ExecutionRecord:
-        """RUNNING → COMPLETED with the output file ids, and ``lines`` appended to the log in the same
-        write (``known`` as in append_log). Raises NotFoundError, IllegalTransitionError."""
-        return self.complete(execution_id, {"output_dataset_ids": output_ids}, lines, known)
+        """RUNNING → COMPLETED with the output file ids (and the final ``kpis``, stored shape), and
+        ``lines`` appended to the log in the same write (``known`` as in append_log). Raises
+        NotFoundError, IllegalTransitionError."""
+        values: dict[str, Any] = {"output_dataset_ids": output_ids}
+        if kpis is not None:
+            values["kpis"] = dict(kpis)
+        return self.complete(execution_id, values, lines, known)
 
     def fail(
         self,

@@ -13,6 +13,7 @@ from stratus.algorithms.runtime.io_schemas import (
     SegmentationSchema,
     VolumeSchema,
 )
+from stratus.algorithms.runtime.kpis import KpiBook, make_kpi, state_kpis
 from stratus.algorithms.runtime.runners import BaseRunner
 from stratus.algorithms.runtime.training import SampleManifest, TempStore, TrainingDataset, TrainingSample
 from stratus.algorithms.runtime.typed import (
@@ -38,6 +39,7 @@ __all__ = [
     "Image2SegmentationRunner",
     "ImageSchema",
     "InputDataError",
+    "KpiBook",
     "LogLevel",
     "MeshSchema",
     "MultiRegionSegmentationSchema",
@@ -50,6 +52,8 @@ __all__ = [
     "TrainingDataset",
     "TrainingSample",
     "VolumeSchema",
+    "make_kpi",
     "read_record",
+    "state_kpis",
     "write_record",
 ]

@@ -54,6 +54,10 @@ class RunnerContext(Protocol):
         """The task's current state."""
         ...
 
+    def report_kpi(self, name: str, value: float, unit: str | None) -> None:
+        """Record a KPI (BaseRunner checked it); the context decides how often it is written."""
+        ...
+
     def save_checkpoint(self, assets: dict[str, bytes], properties: dict[str, Any]) -> str:
         """Store a training checkpoint (asset path → bytes) and return its id. Raises ConflictError
         outside training."""

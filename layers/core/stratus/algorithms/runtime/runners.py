@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from stratus.algorithms.runtime.context import LOG_LEVELS
 from stratus.algorithms.runtime.datasets import read_record, write_record
+from stratus.algorithms.runtime.kpis import make_kpi
 from stratus.algorithms.runtime.training import TempStore, TrainingDataset, TrainingSample
+from stratus.models.jobs import MAX_KPIS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,7 +25,15 @@ if TYPE_CHECKING:
 
 # Attributes the runner machinery sets on itself; never locked as assets.
 _INTERNAL = frozenset(
-    {"_context", "_device", "_locked_attributes", "_locking_assets", "_initializing", "_checkpoints_saved"}
+    {
+        "_context",
+        "_device",
+        "_locked_attributes",
+        "_locking_assets",
+        "_initializing",
+        "_checkpoints_saved",
+        "_kpi_names",
+    }
 )
 # The temp store's folder in the task's scratch directory (the rest of it is the context's).
 TEMP_STORE_FOLDER = "temp_store"
@@ -131,6 +141,7 @@ class BaseRunner(ABC):
         args = args or {}
         self.log_message("Starting execution.")
         start = time.perf_counter()
+        self._kpi_names: set[str] = set()
         self.context.mark_running()
         data = self._stage("Data preprocessing", self.preprocess, input_data, args)
         self.log_message("Running inference.")
@@ -147,6 +158,7 @@ class BaseRunner(ABC):
         fails such a training)."""
         self.log_message("Starting training.")
         start = time.perf_counter()
+        self._kpi_names = set()
         self.context.mark_running()
         self._checkpoints_saved = 0
         self._stage("Training", self.train, training_data, args or {})
@@ -230,8 +242,21 @@ class BaseRunner(ABC):
         self.context.log(level, message)
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Replace (not merge) the task's free-form state."""
+        """Replace (not merge) the task's free-form state; its numeric entries are KPIs too (without a
+        unit), unless report_kpi reported the name."""
         self.context.set_state(state)
+
+    def report_kpi(self, name: str, value: float, unit: str | None = None) -> None:
+        """Report a key figure of the task (Stratus only); a later report of the name replaces the value.
+        Raises ValueError naming the KPI (a bad name, unit or value: not a finite number) and beyond
+        MAX_KPIS names."""
+        kpi = make_kpi(name, value, unit)
+        names: set[str] = getattr(self, "_kpi_names", set())
+        if kpi.name not in names and len(names) >= MAX_KPIS:
+            raise ValueError(f"KPI {kpi.name!r}: a task reports at most {MAX_KPIS} KPIs")
+        names.add(kpi.name)
+        self._kpi_names = names
+        self.context.report_kpi(kpi.name, kpi.value, kpi.unit)
 
     def get_state(self) -> dict[str, Any]:
         """The task's free-form state."""

@@ -1,4 +1,5 @@
-"""The `ingest` Lambda: S3 ObjectCreated under uploads/ → validate HDF5 → file READY or REJECTED."""
+"""The `ingest` Lambda: S3 ObjectCreated under uploads/ → validate HDF5 (or convert a CSV, JSON or XLSX
+table to HDF5) → file READY or REJECTED."""
 
 from __future__ import annotations
 

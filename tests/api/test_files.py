@@ -101,7 +101,7 @@ def test_file_list_leaves_datasets_to_the_status_route(
     [
         (b"", OCTET, 422, "invalid_input"),
         (b"plain text, not HDF5", OCTET, 422, "invalid_input"),
-        (b"{}", {"content-type": "application/json"}, 415, "unsupported_media_type"),
+        (b"a b", {"content-type": "text/plain"}, 415, "unsupported_media_type"),
         (b"a=b", {"content-type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
     ],
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 from stratus_client.models import Upload, UploadPart
@@ -15,10 +15,8 @@ from stratus_client.transfers import (
     plan_parts,
     read_range,
     retry_delays,
+    upload_name,
 )
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 MIB = 1024 * 1024
 
@@ -81,3 +79,11 @@ def test_is_retryable_status_only_for_transient_answers() -> None:
 def test_filename_of_keeps_only_the_name() -> None:
     assert filename_of('attachment; filename="../../x.h5"', "f.h5") == "x.h5"
     assert filename_of(None, "f.h5") == "f.h5"
+
+
+@pytest.mark.parametrize(
+    ("name", "sent"),
+    [("prices.csv", "prices.csv"), ("a\\b.xlsx", "a_b.xlsx"), ("tab\there.json", "tab_here.json")],
+)
+def test_upload_name_is_the_files_own_name_with_what_the_api_refuses_replaced(name: str, sent: str) -> None:
+    assert upload_name(Path(name)) == sent

@@ -227,3 +227,108 @@ def test_handler_records_the_first_datasets_of_a_file_with_many(
     assert len(record["datasets"]) == hdf5.MAX_LISTED_DATASETS
     assert record["datasets"][0]["name"] == "/group/slice0000"
     assert record["datasets_truncated"] is True
+
+
+# Tables: a CSV, JSON or XLSX upload is converted to HDF5, stored under the file's own key.
+def _table_upload(stores: Stores, settings: Settings, body: bytes, name: str) -> tuple[str, str]:
+    """A presigned upload of a table named ``name`` whose PUT sent ``body``; its file id and key."""
+    upload = service.start_upload(UploadCreate(size=len(body), name=name), "local", stores, settings)
+    key = f"uploads/{upload.file_id}"
+    _put(settings, key, body)
+    return upload.file_id, key
+
+
+def _versions(settings: Settings, key: str) -> list[str]:
+    listing = boto3.client("s3").list_object_versions(Bucket=settings.data_bucket, Prefix=key)
+    return [v["VersionId"] for v in listing.get("Versions", []) if v["Key"] == key]
+
+
+def _ingest_key(key: str, settings: Settings, function_handler, load_event, lambda_context) -> dict[str, Any]:
+    version_id = _current_version(settings, key)
+    event = load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=version_id)
+    result: dict[str, Any] = function_handler("ingest")(event, lambda_context)
+    return result
+
+
+def test_handler_converts_an_uploaded_csv_to_hdf5_under_the_files_key(
+    function_handler,
+    load_event: Callable[..., dict[str, Any]],
+    lambda_context,
+    stores: Stores,
+    settings: Settings,
+) -> None:
+    file_id, key = _table_upload(stores, settings, b"sku,price\na,1.5\nb,2\n", "prices.csv")
+
+    result = _ingest_key(key, settings, function_handler, load_event, lambda_context)
+
+    record = build_stores(settings).files.get(file_id)
+    assert result == {"files": {key: "READY"}}
+    assert (record.s3_key, record.source_format, record.name) == (f"files/{file_id}", "csv", "prices.csv")
+    assert record.datasets is not None
+    assert [(d.name, d.shape, d.dtype) for d in record.datasets] == [
+        ("/prices", [2], "compound(sku string, price float64)")
+    ]
+    with h5py.File(io.BytesIO(service.read_bytes(record, build_stores(settings))), "r") as handle:
+        assert handle["prices"]["price"].tolist() == [1.5, 2.0]
+    assert record.size == len(service.read_bytes(record, build_stores(settings)))
+    assert (record.content_hash or "").startswith("sha256:")
+    assert _versions(settings, key) == []
+
+
+def test_handler_rejects_a_bad_table_naming_row_and_column_and_keeps_nothing(
+    function_handler,
+    load_event: Callable[..., dict[str, Any]],
+    lambda_context,
+    stores: Stores,
+    settings: Settings,
+) -> None:
+    file_id, key = _table_upload(stores, settings, b"sku,price\na,1.5\nb,cheap\n", "prices.csv")
+
+    result = _ingest_key(key, settings, function_handler, load_event, lambda_context)
+
+    record = build_stores(settings).files.get(file_id)
+    assert result == {"files": {key: "REJECTED"}}
+    assert record.reason == "row 3, column 'price': expected a number, got 'cheap'"
+    assert _versions(settings, key) == []
+    assert _versions(settings, f"files/{file_id}") == []
+
+
+def test_handler_converts_a_table_once_when_the_event_comes_twice(
+    function_handler,
+    load_event: Callable[..., dict[str, Any]],
+    lambda_context,
+    stores: Stores,
+    settings: Settings,
+) -> None:
+    file_id, key = _table_upload(stores, settings, b'[{"n": 1}]', "rows.json")
+    event = load_event(
+        "s3/object_created", bucket=settings.data_bucket, key=key, version_id=_current_version(settings, key)
+    )
+    ingest = function_handler("ingest")
+    ingest(event, lambda_context)
+    first = build_stores(settings).files.get(file_id)
+
+    second = ingest(event, lambda_context)
+
+    assert second == {"files": {key: "READY"}}
+    assert build_stores(settings).files.get(file_id) == first
+    assert _versions(settings, f"files/{file_id}") == [first.version_id]
+
+
+def test_handler_keeps_a_converted_table_when_its_url_is_used_again(
+    function_handler,
+    load_event: Callable[..., dict[str, Any]],
+    lambda_context,
+    stores: Stores,
+    settings: Settings,
+) -> None:
+    file_id, key = _table_upload(stores, settings, b"a\n1\n", "t.csv")
+    _ingest_key(key, settings, function_handler, load_event, lambda_context)
+    first = build_stores(settings).files.get(file_id)
+    _put(settings, key, b"a\n2\n")
+
+    result = _ingest_key(key, settings, function_handler, load_event, lambda_context)
+
+    assert result == {"files": {key: "READY"}}
+    assert build_stores(settings).files.get(file_id) == first
+    assert _versions(settings, key) == []

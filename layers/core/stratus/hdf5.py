@@ -123,8 +123,21 @@ def dtype_name(dtype: np.dtype[Any]) -> str:
         return "vlen"
     if h5py.check_ref_dtype(dtype) is not None:
         return "reference"
-    text = str(dtype) if dtype.fields else dtype.name
+    text = _compound_name(dtype) if dtype.fields else dtype.name
     return text if len(text) <= MAX_DTYPE_CHARS else text[: MAX_DTYPE_CHARS - 1] + "…"
+
+
+def _compound_name(dtype: np.dtype[Any]) -> str:
+    """A compound type field by field (a table's columns): "compound(name string, price float64)"."""
+    described = (f"{name} {_field_name(dtype[name])}" for name in dtype.names or ())
+    return "compound(" + ", ".join(described) + ")"
+
+
+def _field_name(dtype: np.dtype[Any]) -> str:
+    if dtype.subdtype is not None:  # an array field: float32(3,)
+        base, shape = dtype.subdtype
+        return f"{dtype_name(base)}{tuple(shape)}"
+    return dtype_name(dtype)
 
 
 def summarize(datasets: Iterable[HDF5Dataset]) -> str:

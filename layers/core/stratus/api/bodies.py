@@ -9,9 +9,12 @@ from fastapi import Depends, Request
 
 from stratus.api.deps import SettingsDep
 from stratus.errors import PayloadTooLargeError, UnsupportedMediaTypeError
+from stratus.tables.formats import MEDIA_TYPES as TABLE_MEDIA_TYPES
 
 # What Compox clients send, plus the registered types; a missing header is taken as raw bytes.
 HDF5_MEDIA_TYPES = frozenset({"", "application/octet-stream", "application/x-hdf5", "application/x-hdf"})
+# A file upload: HDF5, or a table (CSV, JSON, XLSX) converted to HDF5.
+UPLOAD_MEDIA_TYPES = HDF5_MEDIA_TYPES | frozenset(TABLE_MEDIA_TYPES)
 ZIP_MEDIA_TYPES = frozenset(
     {"", "application/octet-stream", "application/zip", "application/x-zip-compressed"}
 )
@@ -45,8 +48,8 @@ def raw_body(accepted: frozenset[str], what: str, hint: str = "") -> Callable[..
     return read
 
 
-HDF5Body = Annotated[
+UploadBody = Annotated[
     bytes,
-    Depends(raw_body(HDF5_MEDIA_TYPES, "the HDF5 file", "Use POST /api/v0/files/uploads for larger files")),
+    Depends(raw_body(UPLOAD_MEDIA_TYPES, "the file", "Use POST /api/v0/files/uploads for larger files")),
 ]
 ZipBody = Annotated[bytes, Depends(raw_body(ZIP_MEDIA_TYPES, "the package zip"))]

@@ -23,6 +23,9 @@ S3_MAX_PART_BYTES = 5 * 1024**3
 S3_MAX_PARTS = 10_000
 # The ETag S3 answers for an uploaded part: the hex digest, usually in double quotes.
 PART_ETAG_PATTERN = r'^"?[0-9a-fA-F]{32}"?$'
+# A file's own name as uploaded ("prices.csv"): no folders, no control characters.
+FILE_NAME_PATTERN = r"^[^/\\\x00-\x1f\x7f]+$"
+FILE_NAME_MAX_CHARS = 255
 
 
 class FileStatus(StrEnum):
@@ -31,6 +34,15 @@ class FileStatus(StrEnum):
     PENDING = "PENDING"
     READY = "READY"
     REJECTED = "REJECTED"
+
+
+class FileFormat(StrEnum):
+    """What an upload's bytes are: HDF5 is stored as sent; tables are converted to HDF5 at ingestion."""
+
+    HDF5 = "hdf5"
+    CSV = "csv"
+    JSON = "json"
+    XLSX = "xlsx"
 
 
 # The allowed status changes, source → targets; everything else is an IllegalTransitionError.
@@ -109,6 +121,10 @@ class FileRecord(TenantRecord):
     # What the file holds, read when it became READY (absent on files from before it was recorded).
     datasets: list[HDF5Dataset] | None = None
     datasets_truncated: bool = False
+    # The name it was uploaded under, and the format of the bytes sent: a table (CSV, JSON, XLSX) is
+    # stored converted, so s3_key then holds HDF5 written by ingestion (stratus.tables).
+    name: str | None = None
+    source_format: FileFormat = FileFormat.HDF5
 
 
 def describe_holders(holders: Iterable[str]) -> str:
@@ -131,6 +147,11 @@ class File(BaseModel):
     reason: str | None = Field(description="Why ingestion rejected the file")
     time_created: datetime
     expires_at: datetime
+    name: str | None = Field(default=None, description="The name it was uploaded under, if one was given")
+    source_format: FileFormat = Field(
+        default=FileFormat.HDF5,
+        description="The format it was uploaded in; CSV, JSON and XLSX are stored converted to HDF5",
+    )
 
     @classmethod
     def from_record(cls, record: FileRecord) -> File:
@@ -142,6 +163,8 @@ class File(BaseModel):
             reason=record.reason,
             time_created=datetime.fromtimestamp(record.created_at, UTC),
             expires_at=datetime.fromtimestamp(record.expires_at, UTC),
+            name=record.name,
+            source_format=record.source_format,
         )
 
 
@@ -188,6 +211,20 @@ class UploadCreate(BaseModel):
         ge=S3_MIN_PART_BYTES,
         le=S3_MAX_PART_BYTES,
         description="Force a multipart upload with parts of this many bytes (S3 takes 5 MiB to 5 GiB)",
+    )
+    name: str | None = Field(
+        default=None,
+        max_length=FILE_NAME_MAX_CHARS,
+        pattern=FILE_NAME_PATTERN,
+        description="The file's name (kept on the file); its extension .csv, .json or .xlsx makes it a table",
+    )
+    format: FileFormat | None = Field(
+        default=None,
+        # Lax for this one field: FastAPI validates the parsed body as Python data, where a strict enum
+        # takes only FileFormat instances, never the "csv" a client sends.
+        strict=False,
+        description="What the bytes are (default: from the name's extension, else hdf5); csv, json and "
+        "xlsx are converted to HDF5 at ingestion",
     )
 
 

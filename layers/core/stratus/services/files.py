@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from stratus import hdf5
+from stratus import hdf5, tables
 from stratus.errors import (
     FileInUseError,
     IllegalTransitionError,
@@ -23,6 +23,7 @@ from stratus.models.files import (
     FILE_ID_PATTERN,
     S3_MAX_PARTS,
     FileContents,
+    FileFormat,
     FileRecord,
     FileStatus,
     ObjectCreated,
@@ -35,11 +36,11 @@ from stratus.models.files import (
 from stratus.observability import logger
 from stratus.services import holds
 from stratus.stores.layout import UPLOADS_PREFIX, file_key, upload_key
+from stratus.stores.objects import ObjectVersion
 
 if TYPE_CHECKING:
     from stratus.settings import Settings
     from stratus.stores import Stores
-    from stratus.stores.objects import ObjectVersion
 
 # S3 takes at most 5 GiB in one PUT; bigger files must go multipart.
 S3_MAX_SINGLE_PUT_BYTES = 5 * 1024**3
@@ -79,18 +80,34 @@ def check_direct_size(size: int, settings: Settings) -> None:
         )
 
 
-def store_upload(body: bytes, tenant: str, stores: Stores, settings: Settings) -> FileRecord:
-    """Validate HDF5 bytes and store them as a READY file.
+def store_upload(
+    body: bytes,
+    tenant: str,
+    stores: Stores,
+    settings: Settings,
+    *,
+    name: str | None = None,
+    file_format: FileFormat = FileFormat.HDF5,
+) -> FileRecord:
+    """Validate HDF5 bytes, or convert a table (CSV, JSON, XLSX) to HDF5, and store them as a READY file.
 
-    Raises PayloadTooLargeError, InvalidInputError.
+    Raises PayloadTooLargeError, InvalidInputError (not HDF5; a bad table, naming its row and column).
     """
     check_direct_size(len(body), settings)
+    body = tables.to_hdf5(body, file_format, name)
     contents = hdf5.validate_bytes(body)
-    return store_ready(body, tenant, stores, settings, contents)
+    return store_ready(body, tenant, stores, settings, contents, name=name, source_format=file_format)
 
 
 def store_ready(
-    body: bytes, tenant: str, stores: Stores, settings: Settings, contents: FileContents | None = None
+    body: bytes,
+    tenant: str,
+    stores: Stores,
+    settings: Settings,
+    contents: FileContents | None = None,
+    *,
+    name: str | None = None,
+    source_format: FileFormat = FileFormat.HDF5,
 ) -> FileRecord:
     """Store HDF5 bytes as a new READY file with the usual lifetime, recording what it holds:
     ``contents`` when the caller validated the bytes already (store_upload), else read from them here
@@ -118,18 +135,28 @@ def store_ready(
         content_hash=f"sha256:{hashlib.sha256(body).hexdigest()}",
         datasets=contents.datasets,
         datasets_truncated=contents.truncated,
+        name=name,
+        source_format=source_format,
     )
     stores.files.create(record)
     return record
 
 
 def start_upload(request: UploadCreate, tenant: str, stores: Stores, settings: Settings) -> Upload:
-    """Create a PENDING file and presigned URLs to upload its bytes straight to S3.
+    """Create a PENDING file and presigned URLs to upload its bytes straight to S3; a table (CSV, JSON,
+    XLSX, by ``format`` or the name's extension) is converted to HDF5 when ingestion checks it.
 
     Raises PayloadTooLargeError, InvalidInputError.
     """
     if request.size > settings.max_upload_bytes:
         raise PayloadTooLargeError(f"files may be at most {settings.max_upload_bytes} bytes")
+    file_format = tables.resolve_format(request.format, request.name)
+    limit = tables.MAX_TABLE_BYTES.get(file_format)
+    if limit is not None and request.size > limit:
+        raise PayloadTooLargeError(
+            f"{file_format.name} uploads may be at most {limit} bytes (they are converted to HDF5 in one "
+            "piece); convert larger tables to HDF5 yourself"
+        )
     plan = UploadPlan(size=request.size, part_size=_part_size(request, settings))
     now = stores.clock()
     file_id = new_file_id()
@@ -146,6 +173,8 @@ def start_upload(request: UploadCreate, tenant: str, stores: Stores, settings: S
             expires_at=int(now) + settings.file_lifetime_seconds,
             upload=plan,
             upload_id=upload_id,
+            name=request.name,
+            source_format=file_format,
         )
     )
     return Upload(
@@ -275,28 +304,78 @@ def ingest_object(created: ObjectCreated, stores: Stores, settings: Settings) ->
     elif record.version_id is not None:
         # READY: the file is the version it was validated as; any other version is an unchecked PUT.
         stores.objects.delete_versions(record.s3_key, keep=record.version_id)
+    if record.s3_key != created.key:
+        # A converted table: the file is the HDF5 ingestion wrote; the upload was only its source.
+        stores.objects.delete_versions(created.key)
     return record
 
 
+@dataclass(frozen=True)
+class _Accepted:
+    """What ingestion accepted: where the file's bytes are (which version), and what they hold."""
+
+    s3_key: str
+    version: ObjectVersion
+    content_hash: str | None
+    contents: FileContents
+
+
 def _settle(record: FileRecord, version_id: str | None, stores: Stores, settings: Settings) -> FileRecord:
-    """Validate a PENDING file's object (``version_id``, else the current version) and record the outcome.
+    """Validate (or convert) a PENDING file's object (``version_id``, else the current version) and record
+    the outcome.
 
     Raises NotFoundError (the file or its object went away meanwhile).
     """
     try:
         try:
-            checked, contents = _validate_object(record, version_id, stores, settings)
+            accepted = _accept(record, version_id, stores, settings)
         except InvalidInputError as exc:
             return stores.files.mark_rejected(record.file_id, exc.detail)
-        stores.objects.tag_temporary(record.s3_key, checked.version_id)
         expires_at = int(stores.clock()) + settings.file_lifetime_seconds
-        content_hash = f"etag:{checked.etag.strip(chr(34))}" if checked.etag else None
         return stores.files.mark_ready(
-            record.file_id, checked.size, expires_at, checked.version_id, content_hash, contents
+            record.file_id,
+            accepted.version.size,
+            expires_at,
+            accepted.version.version_id,
+            accepted.content_hash,
+            accepted.contents,
+            s3_key=None if accepted.s3_key == record.s3_key else accepted.s3_key,
         )
     except IllegalTransitionError:
-        # A duplicate event settled the file first.
+        # A duplicate event settled the file first (a table's second conversion is removed by the caller:
+        # it is a version of the file's key other than the one recorded).
         return stores.files.get(record.file_id)
+
+
+def _accept(record: FileRecord, version_id: str | None, stores: Stores, settings: Settings) -> _Accepted:
+    """The uploaded HDF5 once it checks out (tagged to expire), or the HDF5 its table converts to.
+
+    Raises InvalidInputError, NotFoundError.
+    """
+    checked = _checked_object(record, version_id, stores, settings)
+    if tables.is_table(record.source_format):
+        return _convert_table(record, checked, stores)
+    with stores.objects.open_ranged(record.s3_key, checked.size, checked.version_id) as reader:
+        contents = hdf5.validate_fileobj(reader)
+    stores.objects.tag_temporary(record.s3_key, checked.version_id)
+    content_hash = f"etag:{checked.etag.strip(chr(34))}" if checked.etag else None
+    return _Accepted(record.s3_key, checked, content_hash, contents)
+
+
+def _convert_table(record: FileRecord, checked: ObjectVersion, stores: Stores) -> _Accepted:
+    """Convert an uploaded table to HDF5, stored under the file's own key: outside uploads/, so writing it
+    triggers no ingestion, and nothing is written for a table that does not convert.
+
+    Raises InvalidInputError (naming the row and column), NotFoundError.
+    """
+    tables.check_size(checked.size, record.source_format)  # before reading it into memory
+    source = stores.objects.get(record.s3_key, checked.version_id)
+    body = tables.to_hdf5(source, record.source_format, record.name)
+    contents = hdf5.validate_bytes(body)
+    key = file_key(record.file_id)
+    version_id = stores.objects.put_temporary(key, body)
+    content_hash = f"sha256:{hashlib.sha256(body).hexdigest()}"
+    return _Accepted(key, ObjectVersion(version_id, len(body)), content_hash, contents)
 
 
 def ingest_objects(objects: list[ObjectCreated], stores: Stores, settings: Settings) -> dict[str, str]:
@@ -308,11 +387,10 @@ def ingest_objects(objects: list[ObjectCreated], stores: Stores, settings: Setti
     return results
 
 
-def _validate_object(
+def _checked_object(
     record: FileRecord, version_id: str | None, stores: Stores, settings: Settings
-) -> tuple[ObjectVersion, FileContents]:
-    """The uploaded object's version once it has the declared size and checks out as HDF5, and what it
-    holds.
+) -> ObjectVersion:
+    """The uploaded object's version once it has the declared size.
 
     Raises InvalidInputError, NotFoundError.
     """
@@ -325,9 +403,7 @@ def _validate_object(
         raise InvalidInputError("the uploaded file is empty")
     if checked.size > settings.max_upload_bytes:
         raise InvalidInputError(f"the uploaded file is over {settings.max_upload_bytes} bytes")
-    with stores.objects.open_ranged(record.s3_key, checked.size, checked.version_id) as reader:
-        contents = hdf5.validate_fileobj(reader)
-    return checked, contents
+    return checked
 
 
 def get_ready(file_id: str, tenant: str, stores: Stores) -> FileRecord:

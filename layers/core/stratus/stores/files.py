@@ -37,10 +37,14 @@ class FileStore(TenantRecordStore[FileRecord]):
         version_id: str | None = None,
         content_hash: str | None = None,
         contents: FileContents | None = None,
+        s3_key: str | None = None,
     ) -> FileRecord:
-        """PENDING → READY with the validated size, S3 version, content hash and datasets. Raises
-        NotFoundError, IllegalTransitionError."""
+        """PENDING → READY with the validated size, S3 version, content hash and datasets (and ``s3_key``
+        when the file's bytes are not the upload's: a table converted to HDF5). Raises NotFoundError,
+        IllegalTransitionError."""
         values: dict[str, Any] = {"size": size, "expires_at": expires_at}
+        if s3_key is not None:
+            values["s3_key"] = s3_key
         if version_id is not None:
             values["version_id"] = version_id
         if content_hash is not None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from stratus.api.bodies import HDF5Body, binary_body
+from stratus import tables
+from stratus.api.bodies import UploadBody, binary_body
 from stratus.api.deps import CallerDep, CursorQuery, FileDep, FileIdPath, LimitQuery, SettingsDep, StoresDep
 from stratus.models.files import (
+    FILE_NAME_MAX_CHARS,
+    FILE_NAME_PATTERN,
     Deleted,
     File,
     FileDetail,
+    FileFormat,
     FilePage,
     FileStatus,
     FileUploaded,
@@ -34,15 +40,43 @@ UPLOAD_ERRORS = {
 }
 
 
+NameQuery = Annotated[
+    str | None,
+    Query(
+        max_length=FILE_NAME_MAX_CHARS,
+        pattern=FILE_NAME_PATTERN,
+        description="The file's name (kept on the file); .csv, .json or .xlsx makes it a table",
+    ),
+]
+FormatQuery = Annotated[
+    FileFormat | None,
+    Query(
+        alias="format",
+        description="What the body is (default: from a table content type, else the name, else hdf5)",
+    ),
+]
+
+
 @router.post(
     "",
-    summary="Upload an HDF5 file (raw body)",
-    openapi_extra=binary_body("application/octet-stream", "application/x-hdf5"),
+    summary="Upload an HDF5 file or a table (raw body)",
+    openapi_extra=binary_body("application/octet-stream", "application/x-hdf5", *tables.MEDIA_TYPES),
     responses={k: ERRORS[k] for k in (413, 415)},
 )
-def upload_file(body: HDF5Body, caller: CallerDep, stores: StoresDep, settings: SettingsDep) -> FileUploaded:
-    """Store an HDF5 file sent as the raw body; it expires after the configured lifetime."""
-    record = service.store_upload(body, caller.tenant, stores, settings)
+def upload_file(
+    body: UploadBody,
+    caller: CallerDep,
+    stores: StoresDep,
+    settings: SettingsDep,
+    name: NameQuery = None,
+    requested_format: FormatQuery = None,
+    content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> FileUploaded:
+    """Store a file sent as the raw body; it expires after the configured lifetime. HDF5 is stored as
+    sent; a table (CSV, JSON or XLSX) is converted to HDF5 first, one dataset per table, and a bad one is
+    refused with the row and column at fault."""
+    file_format = tables.resolve_format(requested_format, name, content_type)
+    record = service.store_upload(body, caller.tenant, stores, settings, name=name, file_format=file_format)
     return FileUploaded(file_id=record.file_id)
 
 

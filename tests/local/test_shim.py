@@ -113,6 +113,27 @@ def test_invoke_runs_the_handler_with_function_environment_and_context(recorder:
     assert 0 < int(str(result["remaining_ms"])) <= 29_000
 
 
+def test_invoke_runs_an_image_functions_command_from_its_code_folder(aws: None) -> None:
+    apply_patches()
+    forget_handlers()
+    role = boto3.client("iam").create_role(RoleName="image", AssumeRolePolicyDocument=json.dumps(ROLE_POLICY))
+    boto3.client("lambda").create_function(
+        FunctionName="image",
+        Role=role["Role"]["Arn"],
+        PackageType="Image",
+        Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/image:latest"},
+        ImageConfig={"Command": ["app.handler"]},
+        Environment={"Variables": {"TABLE_NAME": TABLE, "DATA_BUCKET": BUCKET}},
+        Tags={CODE_PATH_TAG: str(HANDLER_DIR)},
+    )
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+
+    response = boto3.client("lambda").invoke(FunctionName="image", Payload=b"{}")
+
+    assert response.get("FunctionError") is None
+    assert json.loads(response["Payload"].read())["function_name"] == "image"
+
+
 def test_invoke_restores_the_process_environment(recorder: str) -> None:
     before = dict(os.environ)
 

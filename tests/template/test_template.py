@@ -28,6 +28,18 @@ def _functions() -> dict[str, dict[str, object]]:
     }
 
 
+def _code_of(logical_id: str) -> tuple[Path, str]:
+    """A function's code folder and handler: a zip function's CodeUri and Handler, an image function's
+    Dockerfile folder and Command."""
+    resource = load_template(TEMPLATE)["Resources"][logical_id]
+    properties = resource["Properties"]
+    if properties.get("PackageType") == "Image":
+        metadata = resource["Metadata"]
+        dockerfile = ROOT / metadata["DockerContext"] / metadata["Dockerfile"]
+        return dockerfile.parent, properties["ImageConfig"]["Command"][0]
+    return ROOT / str(properties["CodeUri"]), str(properties["Handler"])
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -44,9 +56,8 @@ def test_template_passes_linter(command: list[str]) -> None:
 
 @pytest.mark.parametrize("logical_id", sorted(_functions()))
 def test_function_code_uri_has_app_with_handler(logical_id: str) -> None:
-    properties = _functions()[logical_id]
-    code_dir = ROOT / str(properties["CodeUri"])
-    module_name, _, function_name = str(properties["Handler"]).rpartition(".")
+    code_dir, handler = _code_of(logical_id)
+    module_name, _, function_name = handler.rpartition(".")
     source = code_dir / f"{module_name}.py"
 
     tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
@@ -57,12 +68,25 @@ def test_function_code_uri_has_app_with_handler(logical_id: str) -> None:
 
 def test_function_folders_match_logical_ids() -> None:
     mismatched = {
-        logical_id: properties["CodeUri"]
-        for logical_id, properties in _functions().items()
-        if Path(str(properties["CodeUri"])).name.capitalize() + "Function" != logical_id
+        logical_id: str(_code_of(logical_id)[0])
+        for logical_id in _functions()
+        if _code_of(logical_id)[0].name.capitalize() + "Function" != logical_id
     }
 
     assert not mismatched
+
+
+@pytest.mark.parametrize("logical_id", sorted(_functions()))
+def test_function_runs_python_311_with_the_core_package(logical_id: str) -> None:
+    properties = _functions()[logical_id]
+
+    if properties.get("PackageType") == "Image":
+        dockerfile = (_code_of(logical_id)[0] / "Dockerfile").read_text(encoding="utf-8")
+        assert "lambda/python:3.11" in dockerfile
+        assert "layers/core" in dockerfile
+    else:
+        assert properties["Runtime"] == "python3.11"
+        assert properties["Layers"] == [{"Ref": "CoreLayer"}]
 
 
 def test_public_routes_match_the_apps_public_paths() -> None:

@@ -219,11 +219,18 @@ def _run_handler(
         log_group_name=function.logs_group_name,
     )
     try:
-        handler = _load_handler(code_path, function.handler, _fingerprint(variables))
+        handler = _load_handler(code_path, _handler_name(function), _fingerprint(variables))
         result = handler(event, context)
         return json.dumps(result), False, ""
     except Exception as exc:  # noqa: BLE001  # Lambda reports any handler error as a payload, not a crash
         return json.dumps(_error_payload(exc, context.aws_request_id)), True, ""
+
+
+def _handler_name(function: LambdaFunction) -> str:
+    # A zip function names its handler; an image function's is the image's Command (e.g. app.handler).
+    if function.handler:
+        return str(function.handler)
+    return str(function.image_config.cmd[0])
 
 
 def _error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:

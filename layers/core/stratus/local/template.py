@@ -19,6 +19,7 @@ from samtranslator.translator.translator import Translator
 # translate() points every CodeUri/ContentUri here; the bootstrap swaps in its scratch bucket.
 CODE_BUCKET_PLACEHOLDER = "stratus-local-code-placeholder"
 CODE_KEY = "code.zip"
+IMAGE_URI_PLACEHOLDER = "000000000000.dkr.ecr.us-east-1.amazonaws.com/stratus-local:placeholder"
 _SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
@@ -78,12 +79,29 @@ def _translate(path: Path, _mtime_ns: int, region: str) -> TranslatedTemplate:
                     code_paths[logical_id] = (path.parent / properties[uri_key]).resolve()
                 # samtranslator accepts only S3 URIs; the code itself never leaves this machine.
                 properties[uri_key] = f"s3://{CODE_BUCKET_PLACEHOLDER}/{CODE_KEY}"
+        if resource["Type"] == "AWS::Serverless::Function" and properties.get("PackageType") == "Image":
+            # An image function runs locally from its Dockerfile's folder (the handler is the image's
+            # Command); `sam build` fills ImageUri on AWS, and moto only needs some URI.
+            dockerfile = resource.get("Metadata", {}).get("Dockerfile", "Dockerfile")
+            context = resource.get("Metadata", {}).get("DockerContext", ".")
+            code_paths[logical_id] = (path.parent / context / dockerfile).resolve().parent
+            properties.setdefault("ImageUri", IMAGE_URI_PLACEHOLDER)
     definitions = _inline_definitions(source, path.parent)
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
     # No managed policies are referenced by name; an empty map keeps translation offline.
     cloudformation = translator.translate(source, parameter_values={}, get_managed_policy_map=dict)
+    _keep_image_commands(cloudformation)
     _fold_substitutions(cloudformation, definitions)
     return TranslatedTemplate(sam=sam, cloudformation=cloudformation, code_paths=code_paths)
+
+
+def _keep_image_commands(cloudformation: dict[str, Any]) -> None:
+    """moto's CloudFormation (5.2.5) drops a function's ImageConfig but keeps its Handler: an image
+    function's Command goes there too, where the shim reads it."""
+    for resource in cloudformation["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Lambda::Function" and properties.get("PackageType") == "Image":
+            properties.setdefault("Handler", properties.get("ImageConfig", {}).get("Command", [None])[0])
 
 
 def _inline_definitions(source: dict[str, Any], root: Path) -> dict[str, str]:

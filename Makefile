@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) bench/compute_core.py
 	$(PY) bench/training.py
 	$(PY) bench/workflows.py
+	$(PY) bench/campaigns.py
 	$(PY) bench/cold_start.py
 	$(PY) bench/client.py
 	$(PY) bench/dashboard.py

@@ -206,6 +206,7 @@ def test_health_with_checks_is_ok_when_every_component_answers(
     monkeypatch.setenv("EXECUTION_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:e")
     monkeypatch.setenv("TRAINING_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:t")
     monkeypatch.setenv("WORKFLOW_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:w")
+    monkeypatch.setenv("CAMPAIGN_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:c")
     get_settings.cache_clear()
     deploy_builtins(stores, get_settings())
     client = authenticate(create_app(get_settings(), stores), None)

@@ -114,6 +114,16 @@ def test_bootstrap_tags_functions_with_their_code_folder(full_stack: LocalStack)
     assert function["Tags"][CODE_PATH_TAG] == str(ROOT / "functions" / "ingest")
 
 
+def test_bootstrap_runs_an_image_function_from_its_dockerfile_folder_with_its_command(
+    full_stack: LocalStack,
+) -> None:
+    # moto's CloudFormation drops ImageConfig: the template's translation keeps the Command as Handler.
+    function = boto3.client("lambda").get_function(FunctionName=full_stack.functions["CampaignsFunction"])
+
+    assert function["Tags"][CODE_PATH_TAG] == str(ROOT / "functions" / "campaigns")
+    assert function["Configuration"]["Handler"] == "app.handler"
+
+
 def test_bootstrap_environment_names_the_bucket_after_the_stack(aws: None) -> None:
     stack = bootstrap(TEMPLATE, stack_name="stratus-other", data_only=True)
 

@@ -3,6 +3,7 @@ them into a fresh one, and end what could not survive the stop."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -10,16 +11,33 @@ from typing import Any
 import boto3
 import pytest
 from stratus.local.bootstrap import LocalStack, bootstrap
-from stratus.local.recovery import BUILD_STOPPED_MESSAGE, STOPPED_ERROR, STOPPED_MESSAGE, recover
+from stratus.local.recovery import (
+    BUILD_STOPPED_MESSAGE,
+    CAMPAIGN_STOPPED_MESSAGE,
+    STOPPED_ERROR,
+    STOPPED_MESSAGE,
+    recover,
+)
 from stratus.local.state import MANIFEST, StateError, StateFolder
 from stratus.models.algorithms import BUILTIN_OWNER
+from stratus.models.campaign_runs import PlanCampaignRoundTask
+from stratus.models.campaigns import CampaignCreate, CampaignStatus, TrialStatus
 from stratus.models.environments import EnvironmentRecord, EnvironmentStatus
 from stratus.models.executions import ExecutionRecord, ExecutionStatus
 from stratus.models.workflow_runs import PlanRoundTask
 from stratus.models.workflows import StepStatus, TaskType, WorkflowCreate, WorkflowStatus
-from stratus.services import algorithms, executions, files, holds, workflow_runs, workflows
+from stratus.services import (
+    algorithms,
+    campaign_runs,
+    campaigns,
+    executions,
+    files,
+    holds,
+    workflow_runs,
+    workflows,
+)
 from stratus.settings import Settings
-from stratus.stores import Stores
+from stratus.stores import StateMachineStore, Stores
 
 from gpu_worker.builtins import builtin_zip
 from tests.conftest import TEMPLATE, TENANT, MovableClock, job_plan, make_hdf5
@@ -288,6 +306,50 @@ def test_recover_fails_a_running_workflow_its_running_step_and_its_job(
     assert record.status is WorkflowStatus.FAILED and STOPPED_MESSAGE in record.errors[-1]
     assert (step.status, step.error_message) == (StepStatus.FAILED, STOPPED_MESSAGE)
     assert stores.executions.get(step.task_id or "").status is ExecutionStatus.FAILED
+
+
+def _pass_machine(sfn: Any, name: str) -> StateMachineStore:
+    """A state machine that starts and does nothing: runs are started, never driven."""
+    definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}}
+    arn = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/test"
+    )["stateMachineArn"]
+    return StateMachineStore(sfn, arn)
+
+
+def test_recover_pauses_a_running_campaign_and_fails_its_running_trials_jobs(
+    stack: LocalStack, stores: Stores, settings: Settings
+) -> None:
+    branin = algorithms.deploy(builtin_zip("branin"), BUILTIN_OWNER, stores, settings).algorithm_id
+    input_id = files.store_upload(make_hdf5(), TENANT, stores, settings).file_id
+    body = {
+        "algorithm_id": branin,
+        "input_dataset_ids": [input_id],
+        "kind": "grid",
+        "search_space": {"x": {"values": [0.0, 1.0]}, "y": {"values": [2.0]}},
+        "objectives": [{"name": "branin"}],
+        "budget": 2,
+        "batch_size": 2,
+    }
+    sfn = boto3.client("stepfunctions")
+    machines = campaigns.Machines(*(_pass_machine(sfn, name) for name in ("campaign", "execution")))
+    campaign_id = campaigns.create(CampaignCreate.model_validate(body), TENANT, stores, machines).campaign_id
+    task = PlanCampaignRoundTask(
+        action="plan_campaign_round",
+        campaign_id=campaign_id,
+        run=stores.campaigns.get(campaign_id).runner or "",
+        execution_machine=machines.execution._arn,  # noqa: SLF001  # the ARN the ASL passes
+    )
+    campaign_runs.plan_round(task, stores, machines.execution)
+
+    recovered = recover(_items(stack), stores)
+
+    record, trials = campaigns.get(campaign_id, TENANT, stores)
+    assert (recovered.campaigns, recovered.executions) == (1, 2)
+    assert (record.status, record.runner_active) == (CampaignStatus.PAUSED, False)
+    assert record.errors[-1] == CAMPAIGN_STOPPED_MESSAGE
+    assert [t.status for t in trials] == [TrialStatus.RUNNING] * 2  # a resume's first round collects them
+    assert {stores.executions.get(t.execution_id or "").status for t in trials} == {ExecutionStatus.FAILED}
 
 
 def test_recover_fails_an_environment_build_that_was_running(

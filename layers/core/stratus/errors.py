@@ -2,6 +2,7 @@
 
 StratusError
 ├── NotFoundError                  404
+│   └── NoPlotError
 ├── ConflictError                  409
 │   ├── AlreadyExistsError
 │   ├── IllegalTransitionError
@@ -37,6 +38,12 @@ class NotFoundError(StratusError):
     """The resource does not exist, has expired, or belongs to someone else."""
 
     code = "not_found"
+
+
+class NoPlotError(NotFoundError):
+    """A campaign has no plot yet: none of its trials has a result."""
+
+    code = "no_plot"
 
 
 class ConflictError(StratusError):

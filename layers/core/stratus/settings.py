@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     execution_state_machine_arn: str | None = None
     training_state_machine_arn: str | None = None
     workflow_state_machine_arn: str | None = None
+    campaign_state_machine_arn: str | None = None
     # Webhooks (issue 10 §6): the queue events go to (the API, the steps function, the webhooks function
     # and the worker send to it; elsewhere unset, and a job's events are dropped with a warning), whether
     # receivers may be private, loopback or link-local addresses (the local stack's tests), and the first

@@ -10,6 +10,7 @@ from stratus.api.deps import AUTHENTICATED
 from stratus.api.errors import install_error_handlers
 from stratus.api.routes import (
     algorithms,
+    campaigns,
     checkpoints,
     docs,
     executions,
@@ -22,6 +23,7 @@ from stratus.api.routes import (
     ui,
     webhooks,
     workflows,
+    workspaces,
 )
 from stratus.settings import Settings, get_settings
 from stratus.stores import Stores, build_stores
@@ -65,6 +67,8 @@ def create_app(settings: Settings | None = None, stores: Stores | None = None) -
     for router in routers:
         app.include_router(router.router, prefix=API_PREFIX, dependencies=AUTHENTICATED)
     app.include_router(webhooks.router, prefix=API_PREFIX, dependencies=AUTHENTICATED)
+    app.include_router(campaigns.router, prefix=API_PREFIX, dependencies=AUTHENTICATED)
+    app.include_router(workspaces.router, prefix=API_PREFIX, dependencies=AUTHENTICATED)
     _document_security(app)
     return app
 

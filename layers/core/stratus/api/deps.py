@@ -15,6 +15,7 @@ from stratus.models.ids import ExecutionId, FileId
 from stratus.models.jobs import JobRecord
 from stratus.models.records import TagFilter
 from stratus.services import jobs
+from stratus.services.campaigns import Machines as CampaignMachines
 from stratus.services.workflows import Machines
 from stratus.settings import Settings
 from stratus.stores import BuildQueue, StateMachineStore, Stores
@@ -169,6 +170,17 @@ async def _workflow_machines(settings: SettingsDep) -> Machines:
     return Machines(workflow=workflow, execution=execution, training=training)
 
 
+async def _campaign_machines(settings: SettingsDep) -> CampaignMachines:
+    if settings.campaign_state_machine_arn is None or settings.execution_state_machine_arn is None:
+        # A deployment error, not the client's: answered as a 500 and logged.
+        raise RuntimeError("CAMPAIGN_STATE_MACHINE_ARN or EXECUTION_STATE_MACHINE_ARN not set")
+    sfn = aws.client("stepfunctions")
+    return CampaignMachines(
+        campaign=StateMachineStore(sfn, settings.campaign_state_machine_arn),
+        execution=StateMachineStore(sfn, settings.execution_state_machine_arn),
+    )
+
+
 async def _build_queue(settings: SettingsDep) -> BuildQueue | None:
     # None where the stack builds no environments (tests of other things); a deploy that needs a build
     # then fails as a deployment error (services/environments.py).
@@ -182,4 +194,5 @@ ExecutionDep = Annotated[ExecutionRecord, Depends(_execution)]
 ExecutionMachineDep = Annotated[StateMachineStore, Depends(_execution_machine)]
 TrainingMachineDep = Annotated[StateMachineStore, Depends(_training_machine)]
 WorkflowMachinesDep = Annotated[Machines, Depends(_workflow_machines)]
+CampaignMachinesDep = Annotated[CampaignMachines, Depends(_campaign_machines)]
 BuildQueueDep = Annotated[BuildQueue | None, Depends(_build_queue)]

@@ -133,6 +133,7 @@ def _start_api(stack: LocalStack, host: str, port: int) -> subprocess.Popen[byte
             "EXECUTION_STATE_MACHINE_ARN": stack.state_machines["ExecutionStateMachine"],
             "TRAINING_STATE_MACHINE_ARN": stack.state_machines["TrainingStateMachine"],
             "WORKFLOW_STATE_MACHINE_ARN": stack.state_machines["WorkflowStateMachine"],
+            "CAMPAIGN_STATE_MACHINE_ARN": stack.state_machines["CampaignStateMachine"],
             "CURSOR_SECRET": stack.secrets["CursorSecret"],
             "WEBHOOK_QUEUE_URL": stack.queues["WebhookQueue"],
             "ENVIRONMENT_BUILD_JOB_QUEUE": stack.batch["CpuJobQueue"],

@@ -46,6 +46,8 @@ def open_state(
         if recovered.jobs or recovered.workflows
         else ""
     )
+    if recovered.campaigns:
+        ended += f"; {recovered.campaigns} campaigns PAUSED (resume them to go on)"
     return folder, (
         f"{folder.root} ({restored.objects} objects, {restored.records} records restored{ended}; "
         "--fresh starts empty)"

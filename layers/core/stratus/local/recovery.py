@@ -1,5 +1,6 @@
 """Make a restored local stack consistent: what could not survive its stop (the state machine runs and
-Batch jobs of live jobs and workflows) ends as the app ends it, through the same services and stores."""
+Batch jobs of live jobs, workflows and campaigns) ends as the app ends it, through the same services and
+stores."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from stratus.errors import IllegalTransitionError
+from stratus.models.campaigns import CampaignStatus
 from stratus.models.environments import EnvironmentStatus
 from stratus.models.jobs import JobStatus, TaskFailure, is_terminal
 from stratus.models.workflow_runs import MarkWorkflowFailedTask
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
 # The error a job or workflow that was live when the stack stopped ends with (its `type`, and message).
 STOPPED_ERROR = "LocalStackStoppedError"
 STOPPED_MESSAGE = "the local stack stopped while this job ran"
+# A campaign's runner is gone, not its trials' results: it waits PAUSED, and a resume goes on (its trials
+# that ran end FAILED with STOPPED_MESSAGE, and count as failures).
+CAMPAIGN_STOPPED_MESSAGE = "the local stack stopped while this campaign ran; resume it to go on"
 BUILD_STOPPED_MESSAGE = (
     "the local stack stopped while this environment was being built; deploying the algorithm again "
     "builds it again"
@@ -42,6 +47,7 @@ class Recovered:
     executions: int = 0
     trainings: int = 0
     workflows: int = 0
+    campaigns: int = 0
     tenants: int = 0
     environments: int = 0
 
@@ -66,6 +72,9 @@ def recover(items: Iterable[dict[str, Any]], stores: Stores) -> Recovered:
     workflows = [v for v in values if _is_record(v, stores.workflows) and _is_running(v)]
     for workflow in workflows:
         _fail_workflow(str(workflow["workflow_id"]), str(workflow["runner"]), stores)
+    campaigns = [v for v in values if _is_record(v, stores.campaigns) and _has_runner(v)]
+    for campaign in campaigns:
+        _pause_campaign(campaign, stores)
     # Their build jobs are gone too: a later deploy of the same dependencies restarts a FAILED build.
     builds = [str(v["digest"]) for v in values if _is_building(v)]
     for digest in builds:
@@ -78,6 +87,7 @@ def recover(items: Iterable[dict[str, Any]], stores: Stores) -> Recovered:
         executions=len(failed_executions),
         trainings=len(failed_trainings),
         workflows=len(workflows),
+        campaigns=len(campaigns),
         tenants=len(tenants),
         environments=len(builds),
     )
@@ -136,6 +146,26 @@ def _fail_workflow(workflow_id: str, runner: str, stores: Stores) -> None:
         error={"Error": STOPPED_ERROR, "Cause": STOPPED_MESSAGE},
     )
     workflow_runs.mark_failed(task, stores)
+
+
+def _has_runner(campaign: dict[str, Any]) -> bool:
+    # A campaign's run drives it while RUNNING, and finishes a round after a pause (runner_active).
+    status = CampaignStatus(str(campaign.get("status")))
+    active = status is CampaignStatus.PAUSED and bool(campaign.get("runner_active"))
+    return (status is CampaignStatus.RUNNING or active) and campaign.get("runner") is not None
+
+
+def _pause_campaign(campaign: dict[str, Any], stores: Stores) -> None:
+    """PAUSED without a run, conditional on the run read: a resume starts a new one."""
+    errors = [*campaign.get("errors", []), CAMPAIGN_STOPPED_MESSAGE]
+    with contextlib.suppress(IllegalTransitionError):
+        stores.campaigns.transition(
+            str(campaign["campaign_id"]),
+            CampaignStatus.PAUSED,
+            {"runner_active": False, "errors": errors},
+            sources=[CampaignStatus.RUNNING, CampaignStatus.PAUSED],
+            condition=stores.campaigns.runner_is(str(campaign["runner"])),
+        )
 
 
 def _tenant_of_quota(value: dict[str, Any]) -> str | None:

@@ -31,6 +31,15 @@ AlgorithmId = Annotated[
 WorkflowId = Annotated[
     str, Field(pattern=UUID4_PATTERN, description="A workflow id (uuid4)", examples=[_EXAMPLE])
 ]
+WorkspaceId = Annotated[
+    str, Field(pattern=UUID4_PATTERN, description="A workspace id (uuid4)", examples=[_EXAMPLE])
+]
+ScenarioId = Annotated[
+    str, Field(pattern=UUID4_PATTERN, description="A scenario id (uuid4)", examples=[_EXAMPLE])
+]
+CampaignId = Annotated[
+    str, Field(pattern=UUID4_PATTERN, description="A campaign id (uuid4)", examples=[_EXAMPLE])
+]
 
 TokenId = Annotated[
     str, Field(pattern=UUID4_PATTERN, description="An API token's id (uuid4)", examples=[_EXAMPLE])

@@ -200,7 +200,7 @@ def health(stores: Stores, machines_configured: bool) -> Health:
         "table": _check(table, "the records table answers a read"),
         "bucket": _check(stores.objects.is_reachable(), "the data bucket answers HeadBucket"),
         "state_machines": _check(
-            machines_configured, "the execution, training and workflow state machines are set"
+            machines_configured, "the execution, training, workflow and campaign state machines are set"
         ),
         # The operator deploys them after the stack (`python -m gpu_worker.builtins`, docs/deploy.md);
         # the local stack before it serves. Not read when the table does not answer.

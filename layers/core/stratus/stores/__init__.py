@@ -2,6 +2,7 @@
 
 from stratus.stores.algorithms import AlgorithmStore
 from stratus.stores.bundle import Stores, build_stores
+from stratus.stores.campaigns import CampaignStore
 from stratus.stores.checkpoints import CheckpointStore
 from stratus.stores.environments import BuildQueue, EnvironmentStore
 from stratus.stores.executions import ExecutionStore
@@ -14,10 +15,12 @@ from stratus.stores.tokens import TokenStore
 from stratus.stores.trainings import TrainingStore
 from stratus.stores.webhooks import WebhookSender, WebhookStore
 from stratus.stores.workflows import WorkflowStore
+from stratus.stores.workspaces import WorkspaceStore
 
 __all__ = [
     "AlgorithmStore",
     "BuildQueue",
+    "CampaignStore",
     "CheckpointStore",
     "EnvironmentStore",
     "ExecutionStore",
@@ -31,6 +34,7 @@ __all__ = [
     "Stores",
     "TrainingStore",
     "WorkflowStore",
+    "WorkspaceStore",
     "WebhookSender",
     "WebhookStore",
     "build_stores",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from stratus import aws
 from stratus.clock import system_clock
 from stratus.stores.algorithms import AlgorithmStore
+from stratus.stores.campaigns import CampaignStore
 from stratus.stores.checkpoints import CheckpointStore
 from stratus.stores.environments import EnvironmentStore
 from stratus.stores.executions import ExecutionStore
@@ -20,6 +21,7 @@ from stratus.stores.tokens import TokenStore
 from stratus.stores.trainings import TrainingStore
 from stratus.stores.webhooks import WebhookSender, WebhookStore
 from stratus.stores.workflows import WorkflowStore
+from stratus.stores.workspaces import WorkspaceStore
 
 if TYPE_CHECKING:
     from stratus.clock import Clock
@@ -41,6 +43,8 @@ class Stores:
     tokens: TokenStore
     quotas: QuotaStore
     workflows: WorkflowStore
+    campaigns: CampaignStore
+    workspaces: WorkspaceStore
     objects: ObjectStore
     webhooks: WebhookStore
     webhook_sender: WebhookSender
@@ -65,6 +69,8 @@ def build_stores(settings: Settings, clock: Clock = system_clock) -> Stores:
         quotas=QuotaStore(table, clock, settings.max_queued_jobs, settings.max_running_jobs),
         tokens=TokenStore(table, clock, secret),
         workflows=WorkflowStore(table, clock, secret),
+        campaigns=CampaignStore(table, clock, secret),
+        workspaces=WorkspaceStore(table, clock),
         objects=ObjectStore(s3, settings.data_bucket),
         webhooks=WebhookStore(table, clock),
         webhook_sender=WebhookSender(aws.client("sqs"), settings.webhook_queue_url),

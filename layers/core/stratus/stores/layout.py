@@ -40,3 +40,8 @@ def session_prefix(tenant: str, token: str) -> str:
 def session_item_key(tenant: str, token: str, key: str) -> str:
     """Key of one session item."""
     return session_prefix(tenant, token) + quote(key, safe="")
+
+
+def campaign_plot_key(tenant: str, campaign_id: str) -> str:
+    """The latest plot of a campaign (a PNG, replaced after each round with new results)."""
+    return f"campaigns/{quote(tenant, safe='')}/{campaign_id}/plot.png"

@@ -36,6 +36,7 @@ def health(
         settings.execution_state_machine_arn,
         settings.training_state_machine_arn,
         settings.workflow_state_machine_arn,
+        settings.campaign_state_machine_arn,
     )
     answer = monitoring.health(stores, configured)
     if answer.status != "ok":

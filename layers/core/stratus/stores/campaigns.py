@@ -1,0 +1,183 @@
+"""CampaignStore: campaign records and their trials (items under the campaign's key)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from stratus.errors import IllegalTransitionError
+from stratus.models.campaigns import (
+    CampaignRecord,
+    CampaignStatus,
+    TrialRecord,
+    TrialStatus,
+    campaign_sources_of,
+)
+from stratus.stores.base import Item, TenantRecordStore, from_item, record_key, to_item
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from boto3.dynamodb.conditions import ConditionBase
+
+TRIAL_PREFIX = "trial#"
+KIND = "campaign"
+
+
+def trial_key(campaign_id: str, number: int) -> Item:
+    """Primary key of one trial: under the campaign's partition (one Query reads them all), zero-padded
+    so the sort key's order is the trials' order."""
+    return {"pk": record_key(KIND, campaign_id)["pk"], "sk": f"{TRIAL_PREFIX}{number:06d}"}
+
+
+class CampaignStore(TenantRecordStore[CampaignRecord]):
+    """Campaign records: status changes are conditional writes along CAMPAIGN_TRANSITIONS; trials are
+    items of their own (a 1,000-trial campaign would not fit DynamoDB's 400 KB item)."""
+
+    kind = KIND
+    id_field = "campaign_id"
+    model = CampaignRecord
+
+    def trials(self, campaign_id: str) -> list[TrialRecord]:
+        """The campaign's trials in order (one strongly consistent Query, paged)."""
+        items: list[Item] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(record_key(self.kind, campaign_id)["pk"])
+            & Key("sk").begins_with(TRIAL_PREFIX),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._table.query(**kwargs)
+            items.extend(from_item(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted((TrialRecord.model_validate(i) for i in items), key=lambda t: t.number)
+
+    def add_trials(self, record: CampaignRecord, trials: list[TrialRecord], run: str) -> None:
+        """Store new trials (numbered after ``record.trial_count``) in one transaction with the count's
+        change and the check that ``run`` still drives the RUNNING campaign: two runs (or a retried task
+        and a pause) can never both add trials. Raises IllegalTransitionError."""
+        count = record.trial_count + len(trials)
+        writes: list[dict[str, Any]] = [
+            {"Put": {"Item": self._trial_item(t), "Condition": Attr("pk").not_exists()}} for t in trials
+        ]
+        guard = self.is_driving(run) & Attr("trial_count").eq(record.trial_count)
+        writes.append(
+            {
+                "Update": {
+                    "Key": self.key(record.campaign_id),
+                    "UpdateExpression": "SET #count = :count, #updated = :updated",
+                    "ExpressionAttributeNames": {"#count": "trial_count", "#updated": "updated_at"},
+                    "ExpressionAttributeValues": to_item({":count": count, ":updated": self._clock()}),
+                    "Condition": guard,
+                }
+            }
+        )
+        if self.transact(writes) is not None:
+            raise IllegalTransitionError(
+                f"campaign {record.campaign_id} changed (paused, cancelled or driven by another run); "
+                "no trial was added"
+            )
+
+    def start_trial(self, trial: TrialRecord, execution_id: str, run: str) -> TrialRecord:
+        """PENDING → RUNNING with its execution, in one transaction with the check that ``run`` still
+        drives the RUNNING campaign: a pause or cancel that came first wins. Raises
+        IllegalTransitionError."""
+        now = self._clock()
+        update = {
+            "Update": {
+                "Key": trial_key(trial.campaign_id, trial.number),
+                "UpdateExpression": "SET #status = :status, #execution = :execution, #started = :now, "
+                "#updated = :now",
+                "ExpressionAttributeNames": {
+                    "#status": "status",
+                    "#execution": "execution_id",
+                    "#started": "started_at",
+                    "#updated": "updated_at",
+                },
+                "ExpressionAttributeValues": to_item(
+                    {":status": TrialStatus.RUNNING.value, ":execution": execution_id, ":now": now}
+                ),
+                "Condition": Attr("status").eq(TrialStatus.PENDING.value),
+            }
+        }
+        check = {"ConditionCheck": {"Key": self.key(trial.campaign_id), "Condition": self.is_driving(run)}}
+        if self.transact([update, check]) is not None:
+            raise IllegalTransitionError(
+                f"trial {trial.number} did not start: it changed, or the campaign was paused or cancelled"
+            )
+        return trial.model_copy(
+            update={
+                "status": TrialStatus.RUNNING,
+                "execution_id": execution_id,
+                "started_at": now,
+                "updated_at": now,
+            }
+        )
+
+    def update_trial(
+        self, trial: TrialRecord, values: Mapping[str, Any], allowed: Iterable[TrialStatus]
+    ) -> TrialRecord:
+        """Set ``values`` on a trial whose status is in ``allowed``.
+
+        Raises NotFoundError, IllegalTransitionError.
+        """
+        item = self._update_guarded(
+            trial_key(trial.campaign_id, trial.number),
+            f"trial {trial.number}",
+            {"updated_at": self._clock(), **values},
+            allowed_statuses=[s.value for s in allowed],
+        )
+        return TrialRecord.model_validate(item)
+
+    def transition(
+        self,
+        campaign_id: str,
+        target: CampaignStatus,
+        values: Mapping[str, Any] | None = None,
+        sources: Iterable[CampaignStatus] | None = None,
+        condition: ConditionBase | None = None,
+    ) -> CampaignRecord:
+        """Move the campaign to ``target`` (from ``sources``, by default every status allowed to) with
+        ``values``. Raises NotFoundError, IllegalTransitionError."""
+        allowed = campaign_sources_of(target) if sources is None else sources
+        return self._update(
+            campaign_id,
+            {"status": target.value, "updated_at": self._clock(), **(values or {})},
+            allowed_statuses=[s.value for s in allowed],
+            condition=condition,
+        )
+
+    def update(
+        self,
+        campaign_id: str,
+        values: Mapping[str, Any],
+        condition: ConditionBase | None = None,
+    ) -> CampaignRecord:
+        """Set ``values`` (while ``condition`` holds). Raises NotFoundError, IllegalTransitionError."""
+        return self._update(campaign_id, {"updated_at": self._clock(), **values}, condition=condition)
+
+    def runner_is(self, run: str) -> ConditionBase:
+        """The condition that ``run`` is the campaign's current runner."""
+        return Attr("runner").eq(run)
+
+    def is_driving(self, run: str) -> ConditionBase:
+        """The condition that ``run`` drives the campaign now: RUNNING, its runner, and still active."""
+        return (
+            Attr("status").eq(CampaignStatus.RUNNING.value)
+            & Attr("runner").eq(run)
+            & Attr("runner_active").eq(True)
+        )
+
+    def remove(self, campaign_id: str, tenant: str) -> CampaignRecord:
+        """Delete the campaign, then its trials. Raises NotFoundError."""
+        record = self.delete(campaign_id, tenant)
+        with self._table.batch_writer() as batch:
+            for trial in self.trials(campaign_id):
+                batch.delete_item(Key=trial_key(campaign_id, trial.number))
+        return record
+
+    def _trial_item(self, trial: TrialRecord) -> Item:
+        return to_item({**trial_key(trial.campaign_id, trial.number), **trial.model_dump(mode="json")})

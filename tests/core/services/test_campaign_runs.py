@@ -1,0 +1,291 @@
+"""The campaign runner's tasks (services/campaign_runs.py) called directly against moto: what a round
+asks and accepts, what a retried task does, how ended executions are collected (tell), the plot, the
+failure limit, a grid run to its end, and a pause."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from stratus import aws as aws_clients
+from stratus.models.algorithms import BUILTIN_OWNER
+from stratus.models.campaign_runs import (
+    MarkCampaignFailedTask,
+    PlanCampaignRoundTask,
+    SettleCampaignTrialTask,
+)
+from stratus.models.campaigns import CampaignCreate, CampaignStatus, TrialStatus
+from stratus.models.jobs import JobError
+from stratus.services import algorithms, campaign_runs, campaigns, files
+from stratus.settings import Settings
+from stratus.stores import StateMachineStore, Stores
+from stratus.stores.layout import campaign_plot_key
+
+from gpu_worker.builtins import builtin_zip
+from tests.conftest import make_hdf5
+
+TENANT = "tenant-a"
+DEFINITION = {"StartAt": "Accept", "States": {"Accept": {"Type": "Pass", "End": True}}}
+ROLE_ARN = "arn:aws:iam::123456789012:role/campaign-test"
+GRID = {"x": {"values": [-3.0, 0.0, 3.0]}, "y": {"values": [2.0, 12.0]}}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def machines(aws: None) -> campaigns.Machines:
+    sfn = aws_clients.client("stepfunctions")
+    arns = [
+        sfn.create_state_machine(name=name, definition=json.dumps(DEFINITION), roleArn=ROLE_ARN)[
+            "stateMachineArn"
+        ]
+        for name in ("campaign", "execution")
+    ]
+    return campaigns.Machines(
+        campaign=StateMachineStore(sfn, arns[0]), execution=StateMachineStore(sfn, arns[1])
+    )
+
+
+@pytest.fixture
+def branin_id(stores: Stores, settings: Settings) -> str:
+    return algorithms.deploy(builtin_zip("branin"), BUILTIN_OWNER, stores, settings).algorithm_id
+
+
+@pytest.fixture
+def input_id(stores: Stores, settings: Settings) -> str:
+    return files.store_upload(make_hdf5(), TENANT, stores, settings).file_id
+
+
+@pytest.fixture
+def create(stores: Stores, machines: campaigns.Machines, branin_id: str, input_id: str) -> Any:
+    """``create(**fields)``: a grid campaign on branin (6 points, 2 at a time), stored RUNNING by the
+    service with its run <id>-1 started."""
+
+    def make(**fields: Any) -> str:
+        body = {
+            "algorithm_id": branin_id,
+            "input_dataset_ids": [input_id],
+            "kind": "grid",
+            "search_space": GRID,
+            "objectives": [{"name": "branin"}],
+            "budget": 6,
+            "batch_size": 2,
+            **fields,
+        }
+        request = CampaignCreate.model_validate(body)
+        return campaigns.create(request, TENANT, stores, machines).campaign_id
+
+    return make
+
+
+def _plan(stores: Stores, machines: campaigns.Machines, campaign_id: str, run: int = 1) -> Any:
+    task = PlanCampaignRoundTask(
+        action="plan_campaign_round",
+        campaign_id=campaign_id,
+        run=f"{campaign_id}-{run}",
+        execution_machine=machines.execution._arn,  # noqa: SLF001  # the ARN the ASL passes
+    )
+    return campaign_runs.plan_round(task, stores, machines.execution)
+
+
+def _complete(stores: Stores, execution_id: str, kpis: dict[str, float]) -> None:
+    stores.executions.mark_started(execution_id)
+    stores.executions.mark_running(execution_id)
+    shaped = {name: {"name": name, "value": value, "unit": None} for name, value in kpis.items()}
+    stores.executions.finish(execution_id, [], kpis=shaped)
+
+
+def _fail(stores: Stores, execution_id: str) -> None:
+    stores.executions.fail(execution_id, JobError(type="AlgorithmError", message="it broke"))
+
+
+def test_first_round_asks_a_batch_and_accepts_its_executions(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+
+    plan = _plan(stores, machines, campaign_id)
+
+    assert plan.next == "run" and [r.number for r in plan.trials] == [1, 2]
+    trials = stores.campaigns.trials(campaign_id)
+    assert [t.status for t in trials] == [TrialStatus.RUNNING] * 2
+    for run, trial in zip(plan.trials, trials, strict=True):
+        execution = stores.executions.get(run.execution_id)
+        assert execution.status.value == "PENDING" and trial.execution_id == run.execution_id
+        assert execution.additional_parameters["x"] == trial.parameters["x"]
+        assert run.input == {"execution_id": run.execution_id, "device": "cpu"}
+
+
+def test_a_retried_round_launches_the_same_executions(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+    first = _plan(stores, machines, campaign_id)
+
+    again = _plan(stores, machines, campaign_id)
+
+    assert [r.execution_id for r in again.trials] == [r.execution_id for r in first.trials]
+    assert len(stores.executions.list_recent(TENANT, 100, None)[0]) == 2
+    assert len(stores.campaigns.trials(campaign_id)) == 2
+
+
+def test_a_superseded_run_ends_without_touching_the_campaign(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+
+    plan = _plan(stores, machines, campaign_id, run=7)
+
+    assert plan.next == "end"
+    assert stores.campaigns.trials(campaign_id) == []
+
+
+def test_ended_executions_are_told_and_the_next_batch_asked(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+    first = _plan(stores, machines, campaign_id)
+    for run, value in zip(first.trials, (5.0, 3.0), strict=True):
+        _complete(stores, run.execution_id, {"branin": value, "other": 1.0})
+
+    plan = _plan(stores, machines, campaign_id)
+
+    assert [r.number for r in plan.trials] == [3, 4]
+    trials = stores.campaigns.trials(campaign_id)
+    assert [t.status for t in trials[:2]] == [TrialStatus.COMPLETED] * 2
+    assert trials[1].kpis == {"branin": 3.0, "other": 1.0}
+    record = stores.campaigns.get(campaign_id)
+    assert record.completed_trials == 2 and record.has_plot
+    assert stores.objects.get(campaign_plot_key(TENANT, campaign_id)).startswith(PNG_MAGIC)
+    best = campaigns.best_of(record.spec, trials)
+    assert best is not None and best.trial == 2 and best.kpis == {"branin": 3.0, "other": 1.0}
+
+
+def test_a_trial_without_its_objective_fails_and_the_campaign_goes_on(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+    first = _plan(stores, machines, campaign_id)
+    _complete(stores, first.trials[0].execution_id, {"other": 1.0})
+    _fail(stores, first.trials[1].execution_id)
+
+    plan = _plan(stores, machines, campaign_id)
+
+    trials = stores.campaigns.trials(campaign_id)
+    assert [t.status for t in trials[:2]] == [TrialStatus.FAILED] * 2
+    assert trials[0].error == "KPI 'branin' was not reported"
+    assert trials[1].error is not None and "it broke" in trials[1].error
+    assert plan.next == "run" and stores.campaigns.get(campaign_id).failed_trials == 2
+
+
+def test_more_failures_than_max_failures_fail_the_campaign(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create(max_failures=1)
+    first = _plan(stores, machines, campaign_id)
+    for run in first.trials:
+        _fail(stores, run.execution_id)
+
+    plan = _plan(stores, machines, campaign_id)
+
+    record = stores.campaigns.get(campaign_id)
+    assert plan.next == "end" and plan.status is CampaignStatus.FAILED
+    assert record.status is CampaignStatus.FAILED and not record.runner_active
+    assert "max_failures (1)" in record.errors[-1]
+    assert len(stores.campaigns.trials(campaign_id)) == 2
+
+
+def test_a_grid_runs_every_point_once_then_completes(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+
+    for _ in range(10):
+        plan = _plan(stores, machines, campaign_id)
+        if plan.next == "end":
+            break
+        for run in plan.trials:
+            params = stores.executions.get(run.execution_id).additional_parameters
+            _complete(stores, run.execution_id, {"branin": params["x"] ** 2 + params["y"]})
+
+    trials = stores.campaigns.trials(campaign_id)
+    assert plan.status is CampaignStatus.COMPLETED
+    assert sorted((t.parameters["x"], t.parameters["y"]) for t in trials) == sorted(
+        (x, y) for x in (-3.0, 0.0, 3.0) for y in (2.0, 12.0)
+    )
+    assert campaigns.best_of(stores.campaigns.get(campaign_id).spec, trials).parameters == {
+        "x": 0.0,
+        "y": 2.0,
+    }  # type: ignore[union-attr]
+
+
+def test_a_paused_campaign_ends_its_run_and_a_resume_collects_the_trials(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+    first = _plan(stores, machines, campaign_id)
+    campaigns.pause(campaign_id, TENANT, stores)
+
+    paused = _plan(stores, machines, campaign_id)
+    for run in first.trials:
+        _complete(stores, run.execution_id, {"branin": 1.0})
+    campaigns.resume(campaign_id, TENANT, stores, machines)
+    resumed = _plan(stores, machines, campaign_id, run=2)
+
+    assert paused.next == "end" and paused.status is CampaignStatus.PAUSED
+    assert [r.number for r in resumed.trials] == [3, 4]
+    assert stores.campaigns.get(campaign_id).completed_trials == 2
+
+
+def test_a_round_adds_no_trial_once_the_campaign_is_cancelled(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+    first = _plan(stores, machines, campaign_id)
+
+    campaigns.cancel(campaign_id, TENANT, stores, machines)
+    plan = _plan(stores, machines, campaign_id)
+
+    assert plan.next == "end" and plan.status is CampaignStatus.CANCELLED
+    trials = stores.campaigns.trials(campaign_id)
+    assert [t.status for t in trials] == [TrialStatus.STOPPED] * 2
+    assert [stores.executions.get(r.execution_id).status.value for r in first.trials] == ["STOPPED"] * 2
+
+
+def test_settle_fails_an_execution_whose_run_never_started(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+    run = _plan(stores, machines, campaign_id).trials[0]
+    task = SettleCampaignTrialTask(
+        action="settle_campaign_trial",
+        campaign_id=campaign_id,
+        number=run.number,
+        execution_id=run.execution_id,
+        error={"Error": "States.Runtime", "Cause": "could not start"},
+    )
+
+    campaign_runs.settle_trial(task, stores)
+    _plan(stores, machines, campaign_id)
+
+    execution = stores.executions.get(run.execution_id)
+    assert execution.status.value == "FAILED" and execution.error is not None
+    assert stores.campaigns.trials(campaign_id)[0].status is TrialStatus.FAILED
+
+
+def test_mark_failed_ends_the_campaign_with_the_cause(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+    task = MarkCampaignFailedTask(
+        action="mark_campaign_failed",
+        campaign_id=campaign_id,
+        run=f"{campaign_id}-1",
+        error={"Error": "Lambda.Unknown", "Cause": "out of memory"},
+    )
+
+    plan = campaign_runs.mark_failed(task, stores)
+
+    record = stores.campaigns.get(campaign_id)
+    assert plan.status is CampaignStatus.FAILED and record.status is CampaignStatus.FAILED
+    assert "out of memory" in record.errors[-1]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from stratus_client import endpoints
+from stratus_client.campaigns import AsyncCampaignMethods
 from stratus_client.client import API_PREFIX, DEFAULT_TIMEOUT_S, START_ATTEMPTS, LogSink, log_sink
 from stratus_client.config import resolve_settings
 from stratus_client.errors import (
@@ -41,6 +42,7 @@ from stratus_client.transfers import (
     part_answer,
     plan_parts,
     retry_delays,
+    upload_name,
 )
 
 if TYPE_CHECKING:
@@ -57,17 +59,21 @@ if TYPE_CHECKING:
         FilePage,
         LogPage,
         Sample,
+        Scenario,
+        ScenarioState,
         Token,
         Training,
         TrainingPage,
         Workflow,
         WorkflowPage,
+        Workspace,
+        WorkspaceList,
     )
 
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(AsyncCampaignMethods):
     """``Client`` for asyncio: the same address and token rules; parts upload concurrently (bounded)."""
 
     def __init__(
@@ -135,13 +141,14 @@ class AsyncClient:
         """As ``Client.upload``; at most PART_CONCURRENCY parts are in flight at once."""
         path = Path(path)
         size = path.stat().st_size
+        name = upload_name(path)
         with ProgressBar(f"upload {path.name}", size, enabled=self._show(progress), transfer=True) as bar:
             if is_direct_upload(size, part_size):
                 content = await asyncio.to_thread(path.read_bytes)
-                file_id = await self.call(endpoints.upload_direct(content))
+                file_id = await self.call(endpoints.upload_direct(content, name))
                 bar.advance(size)
                 return await self.file_status(file_id)
-            upload = await self.call(endpoints.start_upload(size, part_size))
+            upload = await self.call(endpoints.start_upload(size, part_size, name))
             if upload.upload_url:
                 await self._put(upload.upload_url, path, 0, size, bar)
             else:
@@ -469,6 +476,59 @@ class AsyncClient:
 
     async def delete_workflow(self, workflow_id: str) -> None:
         await self.call(endpoints.delete_workflow(workflow_id))
+
+    # Workspaces and scenarios: as ``Client``'s
+    async def list_workspaces(self) -> WorkspaceList:
+        return await self.call(endpoints.list_workspaces())
+
+    async def create_workspace(self, display_name: str) -> Workspace:
+        return await self.call(endpoints.create_workspace(display_name))
+
+    async def rename_workspace(self, workspace_id: str, display_name: str) -> Workspace:
+        return await self.call(endpoints.rename_workspace(workspace_id, display_name))
+
+    async def copy_workspace(self, workspace_id: str, display_name: str) -> Workspace:
+        return await self.call(endpoints.copy_workspace(workspace_id, display_name))
+
+    async def delete_workspace(self, workspace_id: str) -> WorkspaceList:
+        return await self.call(endpoints.delete_workspace(workspace_id))
+
+    async def list_scenarios(self, workspace_id: str) -> list[Scenario]:
+        return (await self.call(endpoints.list_scenarios(workspace_id))).scenarios
+
+    async def create_scenario(
+        self,
+        workspace_id: str,
+        tag: str,
+        algorithm: str | Algorithm,
+        datasets: Sequence[str | Path],
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Scenario:
+        algorithm_id = (await self.get_algorithm(algorithm)).algorithm_id
+        dataset_ids = await self._input_ids(datasets, None)
+        call = endpoints.create_scenario(workspace_id, tag, algorithm_id, dataset_ids, parameters)
+        return await self.call(call)
+
+    async def get_scenario(self, workspace_id: str, scenario_id: str) -> Scenario:
+        return await self.call(endpoints.get_scenario(workspace_id, scenario_id))
+
+    async def scenario_status(self, workspace_id: str, scenario_id: str) -> ScenarioState:
+        return await self.call(endpoints.scenario_status(workspace_id, scenario_id))
+
+    async def run_scenario(
+        self, workspace_id: str, scenario_id: str, *, wait: bool = False, timeout: float | None = None
+    ) -> Scenario:
+        scenario = await self.call(endpoints.scenario_action(workspace_id, scenario_id, "run"))
+        if not wait or scenario.execution_id is None:
+            return scenario
+        await self.wait_execution(scenario.execution_id, timeout=timeout)
+        return await self.get_scenario(workspace_id, scenario_id)
+
+    async def reset_scenario(self, workspace_id: str, scenario_id: str) -> Scenario:
+        return await self.call(endpoints.scenario_action(workspace_id, scenario_id, "reset"))
+
+    async def delete_scenario(self, workspace_id: str, scenario_id: str) -> None:
+        await self.call(endpoints.delete_scenario(workspace_id, scenario_id))
 
     async def create_token(self, name: str, expires_in_days: int | None = None) -> Token:
         return await self.call(endpoints.create_token(name, expires_in_days))

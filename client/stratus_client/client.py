@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from stratus_client import endpoints
+from stratus_client.campaigns import CampaignMethods
 from stratus_client.config import resolve_settings
 from stratus_client.endpoints import MAX_PREFER_WAIT_S
 from stratus_client.errors import (
@@ -49,11 +50,15 @@ if TYPE_CHECKING:
         FilePage,
         LogPage,
         Sample,
+        Scenario,
+        ScenarioState,
         Token,
         Training,
         TrainingPage,
         Workflow,
         WorkflowPage,
+        Workspace,
+        WorkspaceList,
     )
 
 T = TypeVar("T")
@@ -82,7 +87,7 @@ def _conflict_retryable(error: ConflictError) -> bool:
     return error.code == "conflict"
 
 
-class Client(FileTransfers):
+class Client(FileTransfers, CampaignMethods):
     """A client of one Stratus API. Address and token come from the arguments, else STRATUS_URL and
     STRATUS_TOKEN, else the file `stratus login` writes. ``progress`` shows rich progress bars (off by
     default for library use; each method can override it)."""
@@ -407,6 +412,67 @@ class Client(FileTransfers):
 
     def delete_workflow(self, workflow_id: str) -> None:
         self.call(endpoints.delete_workflow(workflow_id))
+
+    # Workspaces and scenarios
+    def list_workspaces(self) -> WorkspaceList:
+        """Every workspace, oldest first, and the default one (`main` is made on first use)."""
+        return self.call(endpoints.list_workspaces())
+
+    def create_workspace(self, display_name: str) -> Workspace:
+        return self.call(endpoints.create_workspace(display_name))
+
+    def rename_workspace(self, workspace_id: str, display_name: str) -> Workspace:
+        return self.call(endpoints.rename_workspace(workspace_id, display_name))
+
+    def copy_workspace(self, workspace_id: str, display_name: str) -> Workspace:
+        """A new workspace with a CREATED copy of each scenario; the data is shared, not copied."""
+        return self.call(endpoints.copy_workspace(workspace_id, display_name))
+
+    def delete_workspace(self, workspace_id: str) -> WorkspaceList:
+        """Delete it and its scenarios; answers the workspaces left (a fresh `main` after the last)."""
+        return self.call(endpoints.delete_workspace(workspace_id))
+
+    def list_scenarios(self, workspace_id: str) -> list[Scenario]:
+        return self.call(endpoints.list_scenarios(workspace_id)).scenarios
+
+    def create_scenario(
+        self,
+        workspace_id: str,
+        tag: str,
+        algorithm: str | Algorithm,
+        datasets: Sequence[str | Path],
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Scenario:
+        """Save a scenario: ``algorithm`` by id, `name` or `name:major`; ``datasets`` file or sample ids,
+        or local paths (uploaded first)."""
+        algorithm_id = self.get_algorithm(algorithm).algorithm_id
+        dataset_ids = self._input_ids(datasets, None)
+        return self.call(endpoints.create_scenario(workspace_id, tag, algorithm_id, dataset_ids, parameters))
+
+    def get_scenario(self, workspace_id: str, scenario_id: str) -> Scenario:
+        return self.call(endpoints.get_scenario(workspace_id, scenario_id))
+
+    def scenario_status(self, workspace_id: str, scenario_id: str) -> ScenarioState:
+        return self.call(endpoints.scenario_status(workspace_id, scenario_id))
+
+    def run_scenario(
+        self, workspace_id: str, scenario_id: str, *, wait: bool = False, timeout: float | None = None,
+        progress: bool | None = None,
+    ) -> Scenario:  # fmt: skip
+        """Run a CREATED scenario as an execution; with ``wait``, follow it to its end (JobFailedError
+        when it fails) and answer the scenario with its result."""
+        scenario = self.call(endpoints.scenario_action(workspace_id, scenario_id, "run"))
+        if not wait or scenario.execution_id is None:
+            return scenario
+        self.wait_execution(scenario.execution_id, timeout=timeout, progress=progress)
+        return self.get_scenario(workspace_id, scenario_id)
+
+    def reset_scenario(self, workspace_id: str, scenario_id: str) -> Scenario:
+        """Back to CREATED with the result cleared, once its execution ended."""
+        return self.call(endpoints.scenario_action(workspace_id, scenario_id, "reset"))
+
+    def delete_scenario(self, workspace_id: str, scenario_id: str) -> None:
+        self.call(endpoints.delete_scenario(workspace_id, scenario_id))
 
     # Tokens
     def create_token(self, name: str, expires_in_days: int | None = None) -> Token:

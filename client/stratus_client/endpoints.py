@@ -13,6 +13,9 @@ from pydantic import BaseModel, TypeAdapter
 from stratus_client.models import (
     Algorithm,
     AlgorithmDeployed,
+    Campaign,
+    CampaignCreated,
+    CampaignPage,
     Checkpoint,
     Deleted,
     Execution,
@@ -21,12 +24,19 @@ from stratus_client.models import (
     FilePage,
     LogPage,
     Sample,
+    Scenario,
+    ScenarioList,
+    ScenarioState,
     Token,
     Training,
     TrainingPage,
+    Trial,
+    TrialPage,
     Upload,
     Workflow,
     WorkflowPage,
+    Workspace,
+    WorkspaceList,
 )
 
 T = TypeVar("T")
@@ -73,13 +83,15 @@ def _query(**values: Any) -> dict[str, Any]:
 
 
 # Files
-def upload_direct(content: bytes) -> Call[str]:
+def upload_direct(content: bytes, name: str | None = None) -> Call[str]:
     headers = {"content-type": "application/octet-stream"}
-    return Call("POST", "/files", _field("file_id"), content=content, headers=headers)
+    params = _query(name=name)
+    return Call("POST", "/files", _field("file_id"), content=content, headers=headers, params=params)
 
 
-def start_upload(size: int, part_size: int | None) -> Call[Upload]:
-    return Call("POST", "/files/uploads", _model(Upload), json=_query(size=size, part_size=part_size))
+def start_upload(size: int, part_size: int | None, name: str | None = None) -> Call[Upload]:
+    body = _query(size=size, part_size=part_size, name=name)
+    return Call("POST", "/files/uploads", _model(Upload), json=body)
 
 
 def complete_upload(file_id: str, etags: Mapping[int, str]) -> Call[FileInfo]:
@@ -274,3 +286,106 @@ def list_tokens(limit: int = 100) -> Call[list[Token]]:
 
 def revoke_token(token_id: str) -> Call[Deleted]:
     return Call("DELETE", f"/tokens/{token_id}", _model(Deleted))
+
+
+# Workspaces and scenarios
+def list_workspaces() -> Call[WorkspaceList]:
+    return Call("GET", "/workspaces", _model(WorkspaceList))
+
+
+def create_workspace(display_name: str) -> Call[Workspace]:
+    return Call("POST", "/workspaces", _model(Workspace), json={"display_name": display_name})
+
+
+def rename_workspace(workspace_id: str, display_name: str) -> Call[Workspace]:
+    body = {"display_name": display_name}
+    return Call("PATCH", f"/workspaces/{workspace_id}", _model(Workspace), json=body)
+
+
+def copy_workspace(workspace_id: str, display_name: str) -> Call[Workspace]:
+    body = {"display_name": display_name}
+    return Call("POST", f"/workspaces/{workspace_id}/copy", _model(Workspace), json=body)
+
+
+def delete_workspace(workspace_id: str) -> Call[WorkspaceList]:
+    return Call("DELETE", f"/workspaces/{workspace_id}", _model(WorkspaceList))
+
+
+def list_scenarios(workspace_id: str) -> Call[ScenarioList]:
+    return Call("GET", f"/workspaces/{workspace_id}/scenarios", _model(ScenarioList))
+
+
+def create_scenario(
+    workspace_id: str,
+    tag: str,
+    algorithm_id: str,
+    dataset_ids: Sequence[str],
+    parameters: Mapping[str, Any] | None = None,
+) -> Call[Scenario]:
+    body = {
+        "tag": tag,
+        "algorithm_id": algorithm_id,
+        "dataset_ids": list(dataset_ids),
+        "parameters": dict(parameters or {}),
+    }
+    return Call("POST", f"/workspaces/{workspace_id}/scenarios", _model(Scenario), json=body)
+
+
+def get_scenario(workspace_id: str, scenario_id: str) -> Call[Scenario]:
+    return Call("GET", f"/workspaces/{workspace_id}/scenarios/{scenario_id}", _model(Scenario))
+
+
+def scenario_status(workspace_id: str, scenario_id: str) -> Call[ScenarioState]:
+    path = f"/workspaces/{workspace_id}/scenarios/{scenario_id}/status"
+    return Call("GET", path, _model(ScenarioState))
+
+
+def scenario_action(workspace_id: str, scenario_id: str, action: str) -> Call[Scenario]:
+    """run or reset a scenario."""
+    return Call("POST", f"/workspaces/{workspace_id}/scenarios/{scenario_id}/{action}", _model(Scenario))
+
+
+def delete_scenario(workspace_id: str, scenario_id: str) -> Call[None]:
+    path = f"/workspaces/{workspace_id}/scenarios/{scenario_id}"
+    return Call("DELETE", path, lambda _response: None)
+
+
+# Campaigns
+def create_campaign(body: Mapping[str, Any]) -> Call[CampaignCreated]:
+    return Call("POST", "/campaigns", _model(CampaignCreated), json=dict(body))
+
+
+def get_campaign(campaign_id: str) -> Call[Campaign]:
+    return Call("GET", f"/campaigns/{campaign_id}", _model(Campaign))
+
+
+def list_campaigns(
+    limit: int = 50, cursor: str | None = None, status: str | None = None
+) -> Call[CampaignPage]:
+    params = _query(limit=limit, cursor=cursor, status=status)
+    return Call("GET", "/campaigns", _model(CampaignPage), params=params)
+
+
+def campaign_trials(campaign_id: str) -> Call[list[Trial]]:
+    return Call("GET", f"/campaigns/{campaign_id}/trials", lambda r: TrialPage.model_validate(r.json()).items)
+
+
+def campaign_action(campaign_id: str, action: str) -> Call[Campaign]:
+    """pause, resume or cancel."""
+    return Call("POST", f"/campaigns/{campaign_id}/{action}", _model(Campaign))
+
+
+def delete_campaign(campaign_id: str) -> Call[None]:
+    return Call("DELETE", f"/campaigns/{campaign_id}", lambda _response: None)
+
+
+def campaign_plot(campaign_id: str) -> Call[bytes]:
+    return Call("GET", f"/campaigns/{campaign_id}/plot", _bytes)
+
+
+def campaign_history(campaign_id: str) -> Call[str]:
+    return Call("GET", f"/campaigns/{campaign_id}/history.csv", lambda response: response.text)
+
+
+def campaign_optimizers() -> Call[dict[str, Any]]:
+    return Call("GET", "/campaigns/optimizers", lambda response: dict(response.json()))

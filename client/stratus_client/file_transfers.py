@@ -23,6 +23,7 @@ from stratus_client.transfers import (
     plan_parts,
     read_range,
     retry_delays,
+    upload_name,
 )
 
 if TYPE_CHECKING:
@@ -57,17 +58,19 @@ class FileTransfers:
         timeout: float = 600.0,
         progress: bool | None = None,
     ) -> FileInfo:
-        """Upload an HDF5 file: in the body up to 4 MiB, else through presigned URLs (one PUT, or parts in
-        parallel when the API splits it or ``part_size`` asks), streamed from disk; then wait until
-        ingestion accepts it. Raises FileRejectedError when it does not."""
+        """Upload an HDF5 file, or a table (.csv, .json, .xlsx) the API converts to HDF5: in the body up to
+        4 MiB, else through presigned URLs (one PUT, or parts in parallel when the API splits it or
+        ``part_size`` asks), streamed from disk; then wait until ingestion accepts it. Raises
+        FileRejectedError when it does not (a table's reason names the row and column at fault)."""
         path = Path(path)
         size = path.stat().st_size
+        name = upload_name(path)
         with ProgressBar(f"upload {path.name}", size, enabled=self._show(progress), transfer=True) as bar:
             if is_direct_upload(size, part_size):
-                file_id = self.call(endpoints.upload_direct(path.read_bytes()))
+                file_id = self.call(endpoints.upload_direct(path.read_bytes(), name))
                 bar.advance(size)
                 return self.file_status(file_id)  # validated before it was stored: READY already
-            upload = self.call(endpoints.start_upload(size, part_size))
+            upload = self.call(endpoints.start_upload(size, part_size, name))
             if upload.upload_url:
                 self._put(upload.upload_url, path, 0, size, bar)
             else:

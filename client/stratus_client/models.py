@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # Job statuses after which nothing changes.
 FINAL_JOB_STATUSES = frozenset({"COMPLETED", "FAILED", "STOPPED"})
 FINAL_WORKFLOW_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+FINAL_CAMPAIGN_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 
 class ApiModel(BaseModel):
@@ -28,6 +29,9 @@ class FileInfo(ApiModel):
     reason: str | None = None
     time_created: datetime | None = None
     expires_at: datetime | None = None
+    name: str | None = None
+    # The format it was uploaded in: hdf5, or a table (csv, json, xlsx) the API stored converted to HDF5.
+    source_format: str | None = None
 
 
 class FilePage(ApiModel):
@@ -92,6 +96,14 @@ class JobError(ApiModel):
     message: str
 
 
+class Kpi(ApiModel):
+    """A key figure a job reported (report_kpi, or a numeric set_state entry)."""
+
+    name: str
+    value: float
+    unit: str | None = None
+
+
 class Job(ApiModel):
     """What executions and trainings share (the server's one job model)."""
 
@@ -103,6 +115,7 @@ class Job(ApiModel):
     time_started: str = ""
     log: str = ""
     error: JobError | None = None
+    kpis: dict[str, Kpi] = Field(default_factory=dict)
     priority: int = 0
     time_created: datetime | None = None
     expires_at: datetime | None = None
@@ -183,6 +196,7 @@ class Checkpoint(ApiModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     round: int = 0
+    kpis: dict[str, Kpi] = Field(default_factory=dict)
 
 
 class Sample(ApiModel):
@@ -249,3 +263,149 @@ class Token(ApiModel):
 
 class Deleted(ApiModel):
     detail: str
+
+
+class Workspace(ApiModel):
+    """A named folder of scenarios; its id stays when it is renamed."""
+
+    id: str
+    display_name: str
+    scenario_count: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class WorkspaceList(ApiModel):
+    """Every workspace, oldest first, and the default one's id."""
+
+    workspaces: list[Workspace]
+    default: str
+
+
+class ScenarioState(ApiModel):
+    """A scenario's status (CREATED, then its execution's) and progress: the light poll."""
+
+    id: str
+    tag: str
+    status: str
+    progress: float = 0.0
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_JOB_STATUSES
+
+
+class Scenario(ScenarioState):
+    """Input data, an algorithm and parameter values saved under a tag; `result` once COMPLETED."""
+
+    workspace_id: str
+    algorithm_id: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    dataset_ids: list[str] = Field(default_factory=list)
+    execution_id: str | None = None
+    result: dict[str, Any] | None = None
+    kpis: dict[str, Kpi] = Field(default_factory=dict)
+    error: JobError | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ScenarioList(ApiModel):
+    scenarios: list[Scenario]
+
+
+class Trial(ApiModel):
+    """One run of a campaign's algorithm: its parameters (the fixed ones left out), status, execution
+    and the KPIs it reported."""
+
+    number: int
+    status: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    kpis: dict[str, float] = Field(default_factory=dict)
+    execution_id: str | None = None
+    error: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class BestTrial(ApiModel):
+    """The best trial so far (one objective), or the Pareto front's trials (several)."""
+
+    trial: int | None = None
+    parameters: dict[str, Any] | None = None
+    kpis: dict[str, float] | None = None
+    pareto_front: list[Trial] | None = None
+
+
+class CampaignCounts(ApiModel):
+    """How far a campaign is: trials planned, created, running (or pending), completed, failed."""
+
+    planned: int = 0
+    created: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+
+
+class CampaignSummary(ApiModel):
+    """A campaign without its trials (as lists show it)."""
+
+    id: str
+    status: str
+    name: str | None = None
+    kind: str = ""
+    algorithm_id: str = ""
+    algorithm_minor_version: str = ""
+    input_dataset_ids: list[str] = Field(default_factory=list)
+    spec: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    budget: int = 0
+    batch_size: int = 1
+    max_failures: int | None = None
+    priority: int = 0
+    warm_start_trials: int = 0
+    errors: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    completed_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_CAMPAIGN_STATUSES
+
+    @property
+    def error_message(self) -> str | None:
+        """The campaign's errors as one line (what a failed wait reports)."""
+        return "; ".join(self.errors) or None
+
+
+class Campaign(CampaignSummary):
+    """A campaign, its counts, its trials in order and the best so far."""
+
+    counts: CampaignCounts = Field(default_factory=CampaignCounts)
+    best: BestTrial | None = None
+    trials: list[Trial] = Field(default_factory=list)
+
+    @property
+    def finished_trials(self) -> int:
+        """Trials that ended (completed, failed or stopped)."""
+        return self.counts.created - self.counts.running
+
+
+class CampaignPage(ApiModel):
+    items: list[CampaignSummary]
+    next_cursor: str | None = None
+
+
+class CampaignCreated(ApiModel):
+    """What starting a campaign answers."""
+
+    campaign_id: str
+    status: str
+    planned_trials: int = 0
+
+
+class TrialPage(ApiModel):
+    items: list[Trial]

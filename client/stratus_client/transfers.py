@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 # The API takes a raw body up to 4 MiB (POST /files); anything larger goes through presigned URLs.
 DIRECT_UPLOAD_LIMIT = 4 * 1024 * 1024
+# What the API takes as a file's name (stratus.models.files.FILE_NAME_PATTERN).
+_UNSENDABLE = re.compile(r"[/\\\x00-\x1f\x7f]")
+MAX_NAME_CHARS = 255
 # What is read from disk at a time: a part is streamed in these, never held whole in memory.
 CHUNK_BYTES = 1024 * 1024
 PART_CONCURRENCY = 4
@@ -46,6 +49,12 @@ class PartPlan:
     offset: int
     size: int
     url: str
+
+
+def upload_name(path: Path) -> str:
+    """The name a file is uploaded under: its own, with what the API refuses in a name (folders, control
+    characters) replaced. Its extension tells the API a table (.csv, .json, .xlsx) to convert to HDF5."""
+    return _UNSENDABLE.sub("_", path.name)[:MAX_NAME_CHARS]
 
 
 def is_direct_upload(size: int, part_size: int | None) -> bool:

@@ -8,7 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from stratus_client import endpoints
-from stratus_client.cli import algorithms, files, jobs, tokens, workflows
+from stratus_client.cli import algorithms, campaigns, files, jobs, tokens, workflows, workspaces
 from stratus_client.cli.output import Session, report_error, session, stderr
 from stratus_client.client import Client
 from stratus_client.config import Settings, config_path, resolve_settings, write_config
@@ -30,7 +30,7 @@ app = typer.Typer(
     cls=_Root,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Stratus from the command line: files, algorithms, runs, trainings, workflows, tokens.",
+    help="Stratus from the command line: files, algorithms, runs, trainings, workflows, campaigns, tokens.",
 )
 
 
@@ -73,6 +73,8 @@ files.register(app)
 algorithms.register(app)
 jobs.register(app)
 workflows.register(app)
+workspaces.register(app)
+campaigns.register(app)
 tokens.register(app)
 
 

@@ -9,9 +9,10 @@ import typer
 
 from stratus_client.cli.output import JsonOption, print_json, print_table, session, stderr
 
-app = typer.Typer(no_args_is_help=True, help="Upload, download, list and delete HDF5 files.")
+app = typer.Typer(no_args_is_help=True, help="Upload, download, list and delete HDF5 files (and tables).")
 FILE_COLUMNS = [
     ("file_id", lambda f: f.file_id),
+    ("name", lambda f: f.name),
     ("status", lambda f: f.status),
     ("size", lambda f: f.size),
     ("created", lambda f: f.time_created),
@@ -27,7 +28,12 @@ def register(root: typer.Typer) -> None:
 @app.command()
 def upload(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="HDF5 files")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True, dir_okay=False, help="HDF5 files, or tables (.csv, .json, .xlsx) to convert"
+        ),
+    ],
     part_size: Annotated[int | None, typer.Option(help="Bytes per part: force a multipart upload")] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -12,6 +12,7 @@ from stratus_client.cli.output import (
     JsonOption,
     percent,
     print_json,
+    print_kpis,
     print_record,
     print_table,
     session,
@@ -101,6 +102,7 @@ def run(
         print_json({**execution.model_dump(mode="json"), **({"downloads": downloads} if out else {})})
         return
     print_record(execution, EXECUTION_FIELDS)
+    print_kpis(execution.kpis)
     for path in downloads:
         print(path)
 
@@ -129,6 +131,7 @@ def train(
         print_json(training)
     else:
         print_record(training, TRAINING_FIELDS)
+        print_kpis(training.kpis)
 
 
 def _follow(read: Any, get: Any, job_id: str, follow: bool) -> None:
@@ -164,7 +167,11 @@ def show_execution(ctx: typer.Context, execution_id: str, as_json: JsonOption = 
     """One execution's record."""
     with session(ctx).client() as client:
         record = client.get_execution(execution_id)
-    print_json(record) if as_json else print_record(record, EXECUTION_FIELDS)
+    if as_json:
+        print_json(record)
+        return
+    print_record(record, EXECUTION_FIELDS)
+    print_kpis(record.kpis)
 
 
 @executions.command("logs")
@@ -204,7 +211,11 @@ def show_training(ctx: typer.Context, training_id: str, as_json: JsonOption = Fa
     """One training's record: rounds, steps, checkpoints."""
     with session(ctx).client() as client:
         record = client.get_training(training_id)
-    print_json(record) if as_json else print_record(record, TRAINING_FIELDS)
+    if as_json:
+        print_json(record)
+        return
+    print_record(record, TRAINING_FIELDS)
+    print_kpis(record.kpis)
 
 
 @trainings.command("logs")

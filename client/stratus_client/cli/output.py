@@ -4,10 +4,10 @@ stderr; and the client every command shares."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel
@@ -18,10 +18,18 @@ from rich.table import Table
 from stratus_client.client import Client
 from stratus_client.errors import StratusError
 
+if TYPE_CHECKING:
+    from stratus_client.models import Kpi
+
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document (for scripts)")]
 Column = tuple[str, Callable[[Any], Any]]
+KPI_COLUMNS: list[Column] = [
+    ("kpi", lambda k: k.name),
+    ("value", lambda k: k.value),
+    ("unit", lambda k: k.unit),
+]
 
 
 @dataclass
@@ -80,6 +88,12 @@ def print_record(record: BaseModel, fields: Sequence[str]) -> None:
         if data.get(name) not in (None, "", [], {}):
             table.add_row(name, _cell(data[name]))
     stdout.print(table)
+
+
+def print_kpis(kpis: Mapping[str, Kpi]) -> None:
+    """A job's KPIs as a table of name, value and unit (nothing when it reported none)."""
+    if kpis:
+        print_table(list(kpis.values()), KPI_COLUMNS, title="KPIs")
 
 
 def percent(value: float) -> str:

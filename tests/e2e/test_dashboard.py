@@ -280,6 +280,40 @@ def test_dashboard_draws_a_workflow_dag_with_step_states(
     assert script(browser, "return document.querySelectorAll('#dag a g.node').length") == 3  # linked to jobs
 
 
+def test_dashboard_shows_a_campaigns_plot_best_and_trials(
+    browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client
+) -> None:
+    file_id = upload(api, hdf5_bytes((4, 4), seed=3))
+    body = {
+        "algorithm_name": "branin",
+        "algorithm_major_version": 1,
+        "input_dataset_ids": [file_id],
+        "kind": "grid",
+        "search_space": {"x": {"values": [-3.0, 3.0]}, "y": {"values": [2.0, 12.0]}},
+        "objectives": [{"name": "branin", "direction": "minimize"}],
+        "budget": 4,
+        "batch_size": 4,
+    }
+    created = api.post("/api/v0/campaigns", json=body)
+    assert created.status_code == 201, created.text
+    campaign_id = created.json()["campaign_id"]
+
+    open_page(browser, local_stack, token, f"/campaigns/{campaign_id}")
+    wait_for(browser, "document.querySelector('.status-line[data-status=COMPLETED]')", JOB_TIMEOUT_S)
+    wait_for(browser, "document.getElementById('plot').naturalWidth > 0")
+
+    screenshot(browser, "campaign")
+    trials = script(
+        browser, "return [...document.querySelectorAll('tr[data-trial]')].map(r => r.dataset.status)"
+    )
+    best = browser.find_element(By.ID, "best").text
+    assert trials == ["COMPLETED"] * 4
+    assert "trial" in best and "branin=" in best and "x=-3" in best and "y=12" in best, best
+    assert script(browser, "return document.getElementById('plot').src.startsWith('blob:')")
+    open_page(browser, local_stack, token, "/campaigns")
+    wait_for(browser, f"document.querySelector(\"tr[data-id='{campaign_id}'][data-status=COMPLETED]\")")
+
+
 def test_dashboard_catalog_form_from_the_schema_starts_an_execution(
     browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client
 ) -> None:
@@ -317,10 +351,12 @@ def test_dashboard_uploads_dropped_files_until_ready(
     small.write_bytes(hdf5_bytes((16, 16, 16), seed=3))
     large = tmp_path / "large.h5"  # over the 4 MiB direct limit: a presigned PUT straight to S3
     large.write_bytes(hdf5_bytes((6 * MiB // 4,), seed=4))
+    table = tmp_path / "prices.csv"  # a table: its name goes along, and ingestion makes it HDF5
+    table.write_text("sku,price\nA1,2.5\nB2,4\n")
     open_page(browser, local_stack, token, "/files")
-    drop_files(browser, [small, large])
+    drop_files(browser, [small, large, table])
     rows = "#uploads tr.upload"
-    wait_for(browser, f"document.querySelectorAll('{rows}').length === 2")
+    wait_for(browser, f"document.querySelectorAll('{rows}').length === 3")
     wait_for(
         browser, f"[...document.querySelectorAll('{rows}')].every(r => r.dataset.status === 'READY')", 60
     )
@@ -329,12 +365,17 @@ def test_dashboard_uploads_dropped_files_until_ready(
     uploaded = script(browser, f"return Object.fromEntries([...document.querySelectorAll('{rows}')]"
                                ".map(r => [r.dataset.name, r.dataset.fileId]))")  # fmt: skip
     sizes = {name: api.get(f"/api/v0/files/{fid}/status").json() for name, fid in uploaded.items()}
-    assert {name: s["status"] for name, s in sizes.items()} == {"small.h5": "READY", "large.h5": "READY"}
+    assert {name: s["status"] for name, s in sizes.items()} == {
+        "small.h5": "READY",
+        "large.h5": "READY",
+        "prices.csv": "READY",
+    }
+    assert [d["name"] for d in sizes["prices.csv"]["datasets"]] == ["/prices"]
     assert sizes["large.h5"]["size"] == large.stat().st_size
     assert sizes["small.h5"]["size"] == small.stat().st_size
     bars = script(browser, f"return [...document.querySelectorAll('{rows} [role=progressbar]')]"
                            ".map(b => b.getAttribute('aria-valuenow'))")  # fmt: skip
-    assert bars == ["100", "100"]
+    assert bars == ["100", "100", "100"]
     s3_puts = [url for url in requested_urls_seen(browser) if url.startswith(local_stack.s3_url)]
     assert len(s3_puts) == 1 and "/uploads/" in s3_puts[0]  # the large file went to S3 itself
 

@@ -35,10 +35,11 @@ CONTENT_TYPES = {
 }
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-# Presigned S3 URLs (uploads, large downloads) are on another origin, so connect-src allows any.
+# Presigned S3 URLs (uploads, large downloads) are on another origin, so connect-src allows any; a
+# campaign's plot is fetched with the token and shown from a blob: URL.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         "connect-src 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     ),
     "X-Content-Type-Options": "nosniff",

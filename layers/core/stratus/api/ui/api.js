@@ -104,14 +104,16 @@ function send(method, url, blob, { headers = {}, onProgress }) {
 // Upload a File; onProgress(fraction) as bytes leave. Resolves with the file id (its status may be PENDING).
 export async function uploadFile(file, onProgress) {
   const report = (sent) => onProgress(Math.min(1, sent / Math.max(1, file.size)));
+  // The name is kept on the file, and its extension (.csv, .json, .xlsx) makes a table an HDF5 file.
+  const name = file.name.slice(0, 255);
   if (file.size <= DIRECT_UPLOAD_MAX) {
-    const xhr = await send("POST", `${API}/files`, file, {
+    const xhr = await send("POST", `${API}/files?name=${encodeURIComponent(name)}`, file, {
       headers: { ...authHeaders(), "Content-Type": "application/octet-stream" },
       onProgress: report,
     });
     return JSON.parse(xhr.responseText).file_id;
   }
-  const upload = await request("/files/uploads", { method: "POST", body: { size: file.size } });
+  const upload = await request("/files/uploads", { method: "POST", body: { size: file.size, name } });
   // A Blob slice has no type, so no Content-Type goes to S3 (it is not part of the signature).
   if (upload.upload_url) {
     await send("PUT", upload.upload_url, file.slice(0, file.size), { onProgress: report });
@@ -133,13 +135,22 @@ export async function uploadFile(file, onProgress) {
   return upload.file_id;
 }
 
-// Save a file's bytes: fetched with the token (a large one redirects to a presigned URL), then handed
-// to the browser as a download named <file_id>.h5.
-export async function downloadFile(fileId) {
-  const response = await fetch(`${API}/files/${fileId}`, { headers: authHeaders() });
+// A binary answer (a file, a plot, a CSV) fetched with the token; a large file redirects to a presigned URL.
+export async function fetchBlob(path) {
+  const response = await fetch(API + path, { headers: authHeaders() });
   if (!response.ok) throw await errorFrom(response);
-  const url = URL.createObjectURL(await response.blob());
-  const link = Object.assign(document.createElement("a"), { href: url, download: `${fileId}.h5` });
+  return response.blob();
+}
+
+// Hand a Blob to the browser as a download named `name`.
+export function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// Save a file's bytes as <file_id>.h5.
+export async function downloadFile(fileId) {
+  saveBlob(await fetchBlob(`/files/${fileId}`), `${fileId}.h5`);
 }

@@ -2,6 +2,7 @@
 import { checkToken, onRefused, token } from "./api.js";
 import { errorBox, fill, h } from "./dom.js";
 import { algorithmPage, catalogPage } from "./algorithms.js";
+import { campaignPage, campaignsPage } from "./campaigns.js";
 import { filesPage } from "./files.js";
 import { jobPage, jobsPage } from "./jobs.js";
 import { workflowPage } from "./workflows.js";
@@ -15,6 +16,8 @@ const ROUTES = [
   [/^\/algorithms$/, "algorithms", () => catalogPage],
   [/^\/algorithms\/([\w.-]+)\/(\d+)$/, "algorithms", ([name, major]) => (view) => algorithmPage(view, name, major)],
   [/^\/files$/, "files", () => filesPage],
+  [/^\/campaigns$/, "campaigns", () => campaignsPage],
+  [/^\/campaigns\/([\w-]+)$/, "campaigns", ([id]) => (view) => campaignPage(view, id)],
 ];
 
 const view = document.getElementById("view");

@@ -51,11 +51,6 @@ CAMPAIGN_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
 FINAL_CAMPAIGN_STATUSES = frozenset(s for s, targets in CAMPAIGN_TRANSITIONS.items() if not targets)
 
 
-def campaign_sources_of(target: CampaignStatus) -> frozenset[CampaignStatus]:
-    """Statuses from which ``target`` may be reached."""
-    return frozenset(s for s, targets in CAMPAIGN_TRANSITIONS.items() if target in targets)
-
-
 class TrialStatus(StrEnum):
     """A trial's status: PENDING (numbered, its execution not yet launched), RUNNING, COMPLETED, FAILED,
     STOPPED (the campaign was cancelled or failed while it ran)."""

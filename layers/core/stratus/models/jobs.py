@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stratus.clock import utc_iso
-from stratus.models.records import TenantRecord
+from stratus.models.records import TenantRecord, sources_in
 from stratus.models.webhooks import WebhookEvent
 
 
@@ -63,7 +63,7 @@ Priority = Annotated[
 
 def sources_of(target: JobStatus) -> frozenset[JobStatus]:
     """Statuses from which ``target`` may be reached."""
-    return frozenset(s for s, targets in JOB_TRANSITIONS.items() if target in targets)
+    return sources_in(JOB_TRANSITIONS, target)
 
 
 def is_terminal(status: JobStatus) -> bool:

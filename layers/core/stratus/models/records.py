@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TypeVar
+
 from pydantic import BaseModel
+
+S = TypeVar("S", bound=StrEnum)
+
+
+def sources_in(transitions: Mapping[S, frozenset[S]], target: S) -> frozenset[S]:
+    """Statuses from which ``target`` may be reached along ``transitions`` (source → targets)."""
+    return frozenset(s for s, targets in transitions.items() if target in targets)
 
 
 class TenantRecord(BaseModel):

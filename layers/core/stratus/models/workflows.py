@@ -60,11 +60,6 @@ WORKFLOW_TRANSITIONS: dict[WorkflowStatus, frozenset[WorkflowStatus]] = {
 }
 
 
-def workflow_sources_of(target: WorkflowStatus) -> frozenset[WorkflowStatus]:
-    """Statuses from which ``target`` may be reached."""
-    return frozenset(s for s, targets in WORKFLOW_TRANSITIONS.items() if target in targets)
-
-
 class StepStatus(StrEnum):
     """A step's status (our choice; Sartiq names only PENDING): SKIPPED when an upstream step failed."""
 

@@ -10,11 +10,12 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stratus.errors import AlreadyExistsError, IllegalTransitionError, InvalidInputError, NotFoundError
-from stratus.models.records import TagFilter, TenantRecord
+from stratus.models.records import TagFilter, TenantRecord, sources_in
 from stratus.stores.cursors import CursorSigner
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from enum import StrEnum
 
     from mypy_boto3_dynamodb.service_resource import Table
 
@@ -458,6 +459,30 @@ class TenantRecordStore(RecordStore, Generic[R]):
 
     def _dump(self, record: R) -> Item:
         return record.model_dump(mode="json")
+
+
+class StatusRecordStore(TenantRecordStore[R]):
+    """A tenant record store whose records move along one transition table (status → targets)."""
+
+    transitions: ClassVar[Mapping[Any, frozenset[Any]]]
+
+    def transition(
+        self,
+        record_id: str,
+        target: StrEnum,
+        values: Mapping[str, Any] | None = None,
+        sources: Iterable[StrEnum] | None = None,
+        condition: ConditionBase | None = None,
+    ) -> R:
+        """Move the record to ``target`` (from ``sources``, by default every status allowed to) with
+        ``values``, as one conditional write. Raises NotFoundError, IllegalTransitionError."""
+        allowed = sources_in(self.transitions, target) if sources is None else sources
+        return self._update(
+            record_id,
+            {"status": target.value, "updated_at": self._clock(), **(values or {})},
+            allowed_statuses=[s.value for s in allowed],
+            condition=condition,
+        )
 
 
 def _deserialize(item: Mapping[str, Any]) -> Item:

@@ -8,13 +8,13 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from stratus.errors import IllegalTransitionError
 from stratus.models.campaigns import (
+    CAMPAIGN_TRANSITIONS,
     CampaignRecord,
     CampaignStatus,
     TrialRecord,
     TrialStatus,
-    campaign_sources_of,
 )
-from stratus.stores.base import Item, TenantRecordStore, from_item, record_key, to_item
+from stratus.stores.base import Item, StatusRecordStore, from_item, record_key, to_item
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -31,13 +31,14 @@ def trial_key(campaign_id: str, number: int) -> Item:
     return {"pk": record_key(KIND, campaign_id)["pk"], "sk": f"{TRIAL_PREFIX}{number:06d}"}
 
 
-class CampaignStore(TenantRecordStore[CampaignRecord]):
+class CampaignStore(StatusRecordStore[CampaignRecord]):
     """Campaign records: status changes are conditional writes along CAMPAIGN_TRANSITIONS; trials are
     items of their own (a 1,000-trial campaign would not fit DynamoDB's 400 KB item)."""
 
     kind = KIND
     id_field = "campaign_id"
     model = CampaignRecord
+    transitions = CAMPAIGN_TRANSITIONS
 
     def trials(self, campaign_id: str) -> list[TrialRecord]:
         """The campaign's trials in order (one strongly consistent Query, paged)."""
@@ -131,24 +132,6 @@ class CampaignStore(TenantRecordStore[CampaignRecord]):
             allowed_statuses=[s.value for s in allowed],
         )
         return TrialRecord.model_validate(item)
-
-    def transition(
-        self,
-        campaign_id: str,
-        target: CampaignStatus,
-        values: Mapping[str, Any] | None = None,
-        sources: Iterable[CampaignStatus] | None = None,
-        condition: ConditionBase | None = None,
-    ) -> CampaignRecord:
-        """Move the campaign to ``target`` (from ``sources``, by default every status allowed to) with
-        ``values``. Raises NotFoundError, IllegalTransitionError."""
-        allowed = campaign_sources_of(target) if sources is None else sources
-        return self._update(
-            campaign_id,
-            {"status": target.value, "updated_at": self._clock(), **(values or {})},
-            allowed_statuses=[s.value for s in allowed],
-            condition=condition,
-        )
 
     def update(
         self,

@@ -8,11 +8,11 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from stratus.errors import IllegalTransitionError, InvalidInputError
-from stratus.models.workflows import StepRecord, WorkflowRecord, WorkflowStatus, workflow_sources_of
+from stratus.models.workflows import WORKFLOW_TRANSITIONS, StepRecord, WorkflowRecord, WorkflowStatus
 from stratus.stores.base import (
     REFUSED_RECORD,
     Item,
-    TenantRecordStore,
+    StatusRecordStore,
     document_path,
     from_item,
     record_key,
@@ -41,13 +41,14 @@ def cache_key(tenant: str, digest: str) -> Item:
     return {"pk": f"stepcache#{tenant}#{digest}", "sk": "stepcache"}
 
 
-class WorkflowStore(TenantRecordStore[WorkflowRecord]):
+class WorkflowStore(StatusRecordStore[WorkflowRecord]):
     """Workflow records: status changes are conditional writes along WORKFLOW_TRANSITIONS; steps are
     items of their own (a 1,000-step workflow would not fit DynamoDB's 400 KB item)."""
 
     kind = "workflow"
     id_field = "workflow_id"
     model = WorkflowRecord
+    transitions = WORKFLOW_TRANSITIONS
 
     def create_with_steps(self, record: WorkflowRecord, steps: list[StepRecord]) -> None:
         """Store the steps, then the workflow: it exists (is listed and readable) only once every step
@@ -129,24 +130,6 @@ class WorkflowStore(TenantRecordStore[WorkflowRecord]):
             raise IllegalTransitionError(
                 f"step {step.step_id} did not start: it changed, or the workflow was paused or cancelled"
             )
-
-    def transition(
-        self,
-        workflow_id: str,
-        target: WorkflowStatus,
-        values: Mapping[str, Any] | None = None,
-        sources: Iterable[WorkflowStatus] | None = None,
-        condition: ConditionBase | None = None,
-    ) -> WorkflowRecord:
-        """Move the workflow to ``target`` (from ``sources``, by default every status allowed to) with
-        ``values``. Raises NotFoundError, IllegalTransitionError."""
-        allowed = workflow_sources_of(target) if sources is None else sources
-        return self._update(
-            workflow_id,
-            {"status": target.value, "updated_at": self._clock(), **(values or {})},
-            allowed_statuses=[s.value for s in allowed],
-            condition=condition,
-        )
 
     def update(
         self,

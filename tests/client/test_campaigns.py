@@ -159,6 +159,30 @@ def test_cli_creates_waits_shows_plots_and_exports_history(cli_env: dict[str, st
 
 
 @pytest.mark.e2e
+def test_cli_runs_a_configuration_table_from_a_csv_file(cli_env: dict[str, str], tmp_path: Path) -> None:
+    _write_input(tmp_path)
+    body = {
+        "algorithm": "branin",
+        "input_dataset_ids": ["volume.h5"],
+        "kind": "table",
+        "objectives": BRANIN,
+        "budget": 2,
+        "batch_size": 2,
+    }
+    (tmp_path / "table.json").write_text(json.dumps(body))
+    (tmp_path / "rows.csv").write_text("x,y\n3.0,2.0\n-3.0,12.0\n")
+
+    created = stratus(
+        cli_env, tmp_path, "campaigns", "create", "table.json", "--rows", "rows.csv", "--wait", "--json"
+    )
+
+    assert created.returncode == 0, created.stderr
+    trials = json.loads(created.stdout)["trials"]
+    assert [t["parameters"] for t in trials] == [{"x": 3.0, "y": 2.0}, {"x": -3.0, "y": 12.0}]
+    assert all(t["status"] == "COMPLETED" for t in trials)
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("search_space", "said"),
     [

@@ -112,13 +112,26 @@ def _show(campaign: Campaign, as_json: bool) -> None:
 def create(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="FILE.json or FILE.yaml")],
+    rows: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="A configuration table (CSV): kind table's rows"),
+    ] = None,
+    existing_data: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="A history CSV (… history) to warm-start from"),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Follow it to the end")] = False,
     timeout: Annotated[float | None, typer.Option(help="Give up waiting after this many seconds")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Start a campaign; the file is the request body, which may name its algorithm (`algorithm:
-    branin`) and list local input files (relative to the file) in `input_dataset_ids`, uploaded first."""
+    branin`) and list local input files (relative to the file) in `input_dataset_ids`, uploaded first.
+    `--rows` and `--existing-data` send CSV files as the body's `rows_csv` and `existing_data.csv`."""
     body = read_body(path)
+    if rows is not None:
+        body["rows_csv"] = rows.read_text(encoding="utf-8")
+    if existing_data is not None:
+        body["existing_data"] = {"csv": existing_data.read_text(encoding="utf-8")}
     with session(ctx).client(interactive=not as_json) as client:
         created = client.create_campaign(body, base_dir=path.parent)
         if wait:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from stratus.models import ObjectCreated
 from stratus.observability import logger, metrics, tracer
-from stratus.services.files import ingest_objects
+from stratus.services.ingestion import ingest_objects
 from stratus.settings import get_settings
 from stratus.stores import build_stores
 

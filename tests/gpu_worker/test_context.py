@@ -13,7 +13,8 @@ from stratus.errors import ConflictError, IllegalTransitionError, NotFoundError,
 from stratus.models.algorithms import AlgorithmVersionRecord
 from stratus.models.executions import ExecutionRecord, ExecutionStatus
 from stratus.models.files import FileStatus, ObjectCreated, UploadCreate
-from stratus.services.files import ingest_object, start_upload, store_upload
+from stratus.services.files import start_upload, store_upload
+from stratus.services.ingestion import ingest_object
 from stratus.settings import Settings
 from stratus.stores import Stores
 

@@ -22,7 +22,7 @@ from stratus.models import FileRecord, FileStatus, ObjectCreated, UploadComplete
 from stratus.models.executions import ExecutionError, ExecutionRecord
 from stratus.models.samples import SampleCreate
 from stratus.services import files as service
-from stratus.services import jobs, samples
+from stratus.services import ingestion, jobs, samples
 from stratus.settings import Settings
 from stratus.stores import Stores
 
@@ -145,7 +145,7 @@ def test_ingest_marks_valid_upload_ready(
     upload = service.start_upload(UploadCreate(size=len(body)), "t1", stores, settings)
     created = _put_upload(settings, f"uploads/{upload.file_id}", body)
 
-    record = service.ingest_object(created, stores, settings)
+    record = ingestion.ingest_object(created, stores, settings)
 
     assert record is not None
     assert (record.status, record.size) == (FileStatus.READY, len(body))
@@ -159,8 +159,8 @@ def test_ingest_same_event_twice_gives_one_ready_file(
     upload = service.start_upload(UploadCreate(size=len(body)), "t1", stores, settings)
     created = _put_upload(settings, f"uploads/{upload.file_id}", body)
 
-    first = service.ingest_object(created, stores, settings)
-    second = service.ingest_object(created, stores, settings)
+    first = ingestion.ingest_object(created, stores, settings)
+    second = ingestion.ingest_object(created, stores, settings)
 
     assert first == second
     assert [r.file_id for r in stores.files.list_recent("t1", 10, None)[0]] == [upload.file_id]
@@ -173,7 +173,7 @@ def test_ingest_rejects_invalid_upload_and_deletes_it(
     upload = service.start_upload(UploadCreate(size=len(truncated)), "t1", stores, settings)
     created = _put_upload(settings, f"uploads/{upload.file_id}", truncated)
 
-    record = service.ingest_object(created, stores, settings)
+    record = ingestion.ingest_object(created, stores, settings)
 
     assert record is not None and record.status is FileStatus.REJECTED
     assert "truncated" in (record.reason or "")
@@ -187,7 +187,7 @@ def test_ingest_rejects_an_object_of_another_size_than_declared(
     body = hdf5_file(MiB)
     created = _put_upload(settings, _pending_upload(stores, settings, 100), body)
 
-    record = service.ingest_object(created, stores, settings)
+    record = ingestion.ingest_object(created, stores, settings)
 
     assert record is not None and record.status is FileStatus.REJECTED
     assert record.reason == f"the uploaded file is {len(body)} bytes; the upload declared 100"
@@ -199,12 +199,12 @@ def test_ingest_of_a_put_after_ready_changes_nothing(
 ) -> None:
     body = hdf5_file(seed=1)
     created = _put_upload(settings, _pending_upload(stores, settings, len(body)), body)
-    ready = service.ingest_object(created, stores, settings)
+    ready = ingestion.ingest_object(created, stores, settings)
     assert ready is not None
     # The presigned URL used again, with other bytes of the same length.
     again = _put_upload(settings, created.key, hdf5_file(seed=2))
 
-    after = service.ingest_object(again, stores, settings)
+    after = ingestion.ingest_object(again, stores, settings)
 
     assert after == ready == stores.files.get(ready.file_id)
     assert service.read_file(ready.file_id, "t1", stores, settings).body == body
@@ -221,7 +221,7 @@ def test_ingest_validates_the_version_the_event_names(
     s3.put_object(Bucket=settings.data_bucket, Key=key, Body=b"x" * len(body))
     created = ObjectCreated(bucket=settings.data_bucket, key=key, size=len(body), version_id=first)
 
-    record = service.ingest_object(created, stores, settings)
+    record = ingestion.ingest_object(created, stores, settings)
 
     assert record is not None
     assert (record.status, record.version_id) == (FileStatus.READY, first)
@@ -232,14 +232,14 @@ def test_ingest_validates_the_version_the_event_names(
 def test_ingest_deletes_upload_for_unknown_file(stores: Stores, settings: Settings) -> None:
     created = _put_upload(settings, "uploads/00000000-0000-4000-8000-000000000000", b"bytes")
 
-    assert service.ingest_object(created, stores, settings) is None
+    assert ingestion.ingest_object(created, stores, settings) is None
     assert _versions(settings, created.key) == []
 
 
 def test_ingest_ignores_keys_outside_upload_layout(stores: Stores, settings: Settings) -> None:
     created = _put_upload(settings, "uploads/not-a-file-id", b"bytes")
 
-    assert service.ingest_object(created, stores, settings) is None
+    assert ingestion.ingest_object(created, stores, settings) is None
     assert stores.objects.size(created.key) == 5
 
 

@@ -91,6 +91,25 @@ def alpha(local_stack: LocalStackProcess) -> Iterator[dict[str, str]]:
         assert created.status_code == 201, created.text
         workflow = _wait(api, f"/api/v0/workflows/{created.json()['id']}")
         assert workflow["status"] == "COMPLETED", workflow
+        sweep = {
+            "algorithm_name": "branin",
+            "algorithm_major_version": 1,
+            "input_dataset_ids": [file_id],
+            "kind": "grid",
+            "search_space": {"x": {"values": [3.0]}, "y": {"values": [2.0]}},
+            "objectives": [{"name": "branin"}],
+            "budget": 1,
+        }
+        started_campaign = api.post("/api/v0/campaigns", json=sweep)
+        assert started_campaign.status_code == 201, started_campaign.text
+        campaign = _wait(api, f"/api/v0/campaigns/{started_campaign.json()['campaign_id']}")
+        assert campaign["status"] == "COMPLETED", campaign
+        workspace = api.post("/api/v0/workspaces", json={"display_name": "alpha's"}).json()
+        scenario = api.post(
+            f"/api/v0/workspaces/{workspace['id']}/scenarios",
+            json={"tag": "alpha's", "dataset_ids": [file_id], "algorithm_id": algorithm["algorithm_id"]},
+        )
+        assert scenario.status_code == 201, scenario.text
         yield {
             "file_id": file_id,
             "sample_id": sample["sample_id"],
@@ -102,6 +121,9 @@ def alpha(local_stack: LocalStackProcess) -> Iterator[dict[str, str]]:
             "name": algorithm["algorithm_name"],
             "major": algorithm["algorithm_major_version"],
             "workflow_id": workflow["id"],
+            "campaign_id": campaign["id"],
+            "workspace_id": workspace["id"],
+            "scenario_id": scenario.json()["id"],
             "step_id": "only",
             "queue": "cpu",
             "job_id": execution["execution_id"],
@@ -138,7 +160,22 @@ def _body(path: str, ids: dict[str, str]) -> dict[str, Any] | None:
                 }
             ],
         },
+        "/api/v0/campaigns": {
+            "algorithm_id": ids["algorithm_id"],
+            "input_dataset_ids": [ids["file_id"]],
+            "kind": "grid",
+            "search_space": {"threshold": {"values": [0.5]}},
+            "objectives": [{"name": "loss"}],
+            "budget": 1,
+        },
+        "/api/v0/workspaces/{workspace_id}/scenarios": {
+            "tag": "beta's",
+            "dataset_ids": [ids["file_id"]],
+            "algorithm_id": ids["algorithm_id"],
+        },
+        "/api/v0/workspaces/{workspace_id}/copy": {"display_name": "beta's copy"},
         # PATCH bodies (a GET of the same path ignores its body).
+        "/api/v0/workspaces/{workspace_id}": {"display_name": "renamed"},
         "/api/v0/executions/{execution_id}": {"priority": 1},
         "/api/v0/training/{training_id}": {"priority": 1},
         "/api/v0/workflows/{workflow_id}": {"name": "renamed"},
@@ -192,6 +229,9 @@ def test_another_tenants_lists_never_show_its_ids(
             "token_id",
             "algorithm_id",
             "workflow_id",
+            "campaign_id",
+            "workspace_id",
+            "scenario_id",
         )
     }
     with _client(local_stack, "beta") as beta:
@@ -220,6 +260,10 @@ def test_owner_still_has_everything_after_the_walk(
             "checkpoint": api.get(f"/api/v0/checkpoint/{alpha['checkpoint_id']}").status_code,
             "execution": api.get(f"/api/v0/executions/{alpha['execution_id']}").status_code,
             "workflow": api.get(f"/api/v0/workflows/{alpha['workflow_id']}").status_code,
+            "campaign": api.get(f"/api/v0/campaigns/{alpha['campaign_id']}").status_code,
+            "scenario": api.get(
+                f"/api/v0/workspaces/{alpha['workspace_id']}/scenarios/{alpha['scenario_id']}"
+            ).status_code,
             "algorithm": api.get(f"/api/v0/algorithm/{alpha['name']}/{alpha['major']}").status_code,
         }
         tokens = {t["token_id"] for t in api.get("/api/v0/tokens").json()}

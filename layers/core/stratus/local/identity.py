@@ -18,6 +18,9 @@ COGNITO_TYPES = frozenset({USER_POOL, USER_POOL_CLIENT})
 STACK_TAG = "aws:cloudformation:stack-name"
 LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
 TENANT_ATTRIBUTE = "custom:tenant"
+# Sign-ins as one user race each other's passwords (the launcher's banner, a second `token`): each
+# sets its own and tries again, up to this often.
+SIGN_IN_ATTEMPTS = 5
 
 
 def create_user_pools(
@@ -96,8 +99,6 @@ def sign_in(cognito: Any, stack_name: str, tenant: str) -> str:
     clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
     client_id = clients[0]["ClientId"]
     username = f"{tenant}-developer"
-    # A fresh random password each time: the local user exists only to be signed in as.
-    password = secrets.token_urlsafe(24) + "Aa1"
     with contextlib.suppress(cognito.exceptions.UsernameExistsException):
         cognito.admin_create_user(
             UserPoolId=pool_id,
@@ -105,11 +106,21 @@ def sign_in(cognito: Any, stack_name: str, tenant: str) -> str:
             UserAttributes=[{"Name": TENANT_ATTRIBUTE, "Value": tenant}],
             MessageAction="SUPPRESS",
         )
-    cognito.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
-    answer = cognito.admin_initiate_auth(
-        UserPoolId=pool_id,
-        ClientId=client_id,
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": password},
-    )
-    return str(answer["AuthenticationResult"]["IdToken"])
+    for attempt in range(1, SIGN_IN_ATTEMPTS + 1):
+        # A fresh random password each time: the local user exists only to be signed in as.
+        password = secrets.token_urlsafe(24) + "Aa1"
+        cognito.admin_set_user_password(
+            UserPoolId=pool_id, Username=username, Password=password, Permanent=True
+        )
+        try:
+            answer = cognito.admin_initiate_auth(
+                UserPoolId=pool_id,
+                ClientId=client_id,
+                AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": username, "PASSWORD": password},
+            )
+            return str(answer["AuthenticationResult"]["IdToken"])
+        except cognito.exceptions.NotAuthorizedException:
+            if attempt == SIGN_IN_ATTEMPTS:
+                raise
+    raise LookupError(f"no sign-in as {username}")  # not reached: the last attempt returns or raises

@@ -183,8 +183,11 @@ def test_failing_trials_are_recorded_and_the_campaign_goes_on(
 
     campaign = _wait(api, poll, response.json()["campaign_id"])
 
-    assert campaign["status"] == "COMPLETED", campaign
+    # The first trial's failure is recorded and the second runs; the second completes without the
+    # objective, which every trial would: the campaign stops there, saying why.
+    assert campaign["status"] == "FAILED", campaign
     first, second = campaign["trials"]
     assert first["status"] == "FAILED" and first["error"] and "KPI" not in first["error"]
     assert second["status"] == "FAILED" and second["error"] == "KPI 'score' was not reported"
+    assert "every trial would end the same way" in campaign["errors"][-1]
     assert campaign["best"] is None and campaign["counts"]["failed"] == 2

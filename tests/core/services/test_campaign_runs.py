@@ -161,21 +161,37 @@ def test_ended_executions_are_told_and_the_next_batch_asked(
     assert best is not None and best.trial == 2 and best.kpis == {"branin": 3.0, "other": 1.0}
 
 
-def test_a_trial_without_its_objective_fails_and_the_campaign_goes_on(
+def test_a_failed_trial_is_recorded_and_the_campaign_goes_on(
     stores: Stores, machines: campaigns.Machines, create: Any
 ) -> None:
     campaign_id = create()
     first = _plan(stores, machines, campaign_id)
-    _complete(stores, first.trials[0].execution_id, {"other": 1.0})
+    _complete(stores, first.trials[0].execution_id, {"branin": 3.0})
     _fail(stores, first.trials[1].execution_id)
 
     plan = _plan(stores, machines, campaign_id)
 
     trials = stores.campaigns.trials(campaign_id)
-    assert [t.status for t in trials[:2]] == [TrialStatus.FAILED] * 2
-    assert trials[0].error == "KPI 'branin' was not reported"
+    assert [t.status for t in trials[:2]] == [TrialStatus.COMPLETED, TrialStatus.FAILED]
     assert trials[1].error is not None and "it broke" in trials[1].error
-    assert plan.next == "run" and stores.campaigns.get(campaign_id).failed_trials == 2
+    assert plan.next == "run" and stores.campaigns.get(campaign_id).failed_trials == 1
+
+
+def test_a_completed_trial_without_its_objective_fails_the_campaign_at_once(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+    first = _plan(stores, machines, campaign_id)
+    _complete(stores, first.trials[0].execution_id, {"other": 1.0})
+
+    plan = _plan(stores, machines, campaign_id)
+
+    record = stores.campaigns.get(campaign_id)
+    trials = stores.campaigns.trials(campaign_id)
+    assert trials[0].error == "KPI 'branin' was not reported"
+    assert plan.next == "end" and record.status is CampaignStatus.FAILED
+    assert "trial 1: KPI 'branin' was not reported (it reported other)" in record.errors[-1]
+    assert trials[1].status is TrialStatus.STOPPED and len(trials) == 2
 
 
 def test_more_failures_than_max_failures_fail_the_campaign(

@@ -70,6 +70,10 @@ def plan_round(
     record = _tell(record, trials, stores)
     if record.status is not CampaignStatus.RUNNING:  # paused or cancelled: running trials go on
         return _end_run(record, stores)
+    unreported = _unreported_objective(trials, executions)
+    if unreported is not None:
+        stop_trials(trials, record.tenant, stores, execution_machine)
+        return _end_run(record, stores, CampaignStatus.FAILED, unreported)
     if record.max_failures is not None and record.failed_trials > record.max_failures:
         stop_trials(trials, record.tenant, stores, execution_machine)
         error = f"{record.failed_trials} trials failed, more than max_failures ({record.max_failures})"
@@ -129,6 +133,21 @@ def _collect(
         error = f"KPI {missing[0]!r} was not reported"
         return _end_trial(trial, TrialStatus.FAILED, kpis, error, stores)
     return _end_trial(trial, TrialStatus.COMPLETED, kpis, None, stores)
+
+
+def _unreported_objective(trials: list[TrialRecord], executions: dict[str, ExecutionRecord]) -> str | None:
+    """Why the campaign stops, when a trial collected now failed although its execution COMPLETED: it did
+    not report an objective (misspelt, or the algorithm reports other KPIs), and every trial would end
+    the same way, so none more runs."""
+    for trial in trials:
+        execution = executions.get(trial.execution_id or "")
+        if trial.status is TrialStatus.FAILED and execution and execution.status is JobStatus.COMPLETED:
+            reported = ", ".join(sorted(execution.kpis)) or "no KPIs"
+            return (
+                f"trial {trial.number}: {trial.error} (it reported {reported}); every trial would end "
+                "the same way"
+            )
+    return None
 
 
 def _end_trial(

@@ -87,6 +87,13 @@ def _stack_pools(cognito: Any, stack_name: str) -> dict[str, str]:
     return found
 
 
+def local_password() -> str:
+    """A fresh random password that meets any pool's policy: every class Cognito can require
+    (upper, lower, digit, symbol) is there whatever the random part holds. The local user exists only
+    to be signed in as."""
+    return secrets.token_urlsafe(24) + "Aa1!"
+
+
 def sign_in(cognito: Any, stack_name: str, tenant: str) -> str:
     """An ID token of the stack's user for ``tenant`` (created on first use): a real JWT moto signed.
 
@@ -107,8 +114,7 @@ def sign_in(cognito: Any, stack_name: str, tenant: str) -> str:
             MessageAction="SUPPRESS",
         )
     for attempt in range(1, SIGN_IN_ATTEMPTS + 1):
-        # A fresh random password each time: the local user exists only to be signed in as.
-        password = secrets.token_urlsafe(24) + "Aa1"
+        password = local_password()
         cognito.admin_set_user_password(
             UserPoolId=pool_id, Username=username, Password=password, Permanent=True
         )

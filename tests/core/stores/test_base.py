@@ -89,3 +89,17 @@ def test_a_record_dynamodb_refuses_is_invalid_input(stores: Stores, clock: Movab
 
     with pytest.raises(InvalidInputError):
         stores.files.transact([stores.files.create_write(too_big)])
+
+
+def test_query_items_reads_every_page_of_a_partition_and_only_its_prefix(stores: Stores) -> None:
+    store = stores.files
+    table = store._table
+    for n in range(5):
+        table.put_item(Item={"pk": "p#paged", "sk": f"a#{n}", "n": n})
+    table.put_item(Item={"pk": "p#paged", "sk": "b#0", "n": 99})
+
+    # Limit=2 makes DynamoDB answer in pages of two: the reader must follow LastEvaluatedKey.
+    items = list(store._query_items("p#paged", "a#", Limit=2))
+
+    assert [i["n"] for i in items] == [0, 1, 2, 3, 4]
+    assert len(list(store._query_items("p#paged", Limit=2))) == 6

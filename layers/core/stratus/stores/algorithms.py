@@ -221,22 +221,13 @@ class AlgorithmStore(RecordStore):
 
     def holders(self, algorithm_id: str) -> dict[int, set[str]]:
         """The jobs holding each minor version of the algorithm (versions nobody holds are absent)."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(_id_partition(algorithm_id))
-            & Key("sk").begins_with(VERSION_PREFIX),
-            "ProjectionExpression": "minor, #held",
-            "ExpressionAttributeNames": {"#held": HELD_BY},
-            "ConsistentRead": True,
-        }
-        held: dict[int, set[str]] = {}
-        while True:
-            response = self._table.query(**kwargs)
-            for item in (from_item(i) for i in response.get("Items", [])):
-                if item.get(HELD_BY):
-                    held[int(item["minor"])] = {str(h) for h in item[HELD_BY]}
-            if "LastEvaluatedKey" not in response:
-                return held
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = self._query_items(
+            _id_partition(algorithm_id),
+            VERSION_PREFIX,
+            ProjectionExpression="minor, #held",
+            ExpressionAttributeNames={"#held": HELD_BY},
+        )
+        return {int(i["minor"]): {str(h) for h in i[HELD_BY]} for i in items if i.get(HELD_BY)}
 
     # --- Removal -----------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from stratus.models.records import TagFilter, TenantRecord, sources_in
 from stratus.stores.cursors import CursorSigner
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
     from enum import StrEnum
 
     from mypy_boto3_dynamodb.service_resource import Table
@@ -199,6 +199,20 @@ class RecordStore:
             raise NotFoundError(f"{what} not found")
         status = str(old.get("status"))
         raise IllegalTransitionError(f"{what} is {status}; that change is not allowed")
+
+    def _query_items(self, partition: str, prefix: str = "", **query: Any) -> Iterator[Item]:
+        """The items of one partition (those whose sort key starts with ``prefix``), read strongly
+        consistent, page after page; lazy, so a reader that stops early reads no further page."""
+        condition: ConditionBase = Key("pk").eq(partition)
+        if prefix:
+            condition = condition & Key("sk").begins_with(prefix)
+        query = {"KeyConditionExpression": condition, "ConsistentRead": True, **query}
+        while True:
+            response = self._table.query(**query)
+            yield from (from_item(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _delete_live(self, key: Item, what: str, condition: ConditionBase | None = None) -> Item:
         """Delete a live item; returns it. Raises NotFoundError if absent, expired or not matching."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 
 from stratus.errors import IllegalTransitionError
 from stratus.models.campaigns import (
@@ -14,7 +14,7 @@ from stratus.models.campaigns import (
     TrialRecord,
     TrialStatus,
 )
-from stratus.stores.base import Item, StatusRecordStore, from_item, record_key, to_item
+from stratus.stores.base import Item, StatusRecordStore, record_key, to_item
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -42,18 +42,7 @@ class CampaignStore(StatusRecordStore[CampaignRecord]):
 
     def trials(self, campaign_id: str) -> list[TrialRecord]:
         """The campaign's trials in order (one strongly consistent Query, paged)."""
-        items: list[Item] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(record_key(self.kind, campaign_id)["pk"])
-            & Key("sk").begins_with(TRIAL_PREFIX),
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._table.query(**kwargs)
-            items.extend(from_item(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = self._query_items(record_key(self.kind, campaign_id)["pk"], TRIAL_PREFIX)
         return sorted((TrialRecord.model_validate(i) for i in items), key=lambda t: t.number)
 
     def add_trials(self, record: CampaignRecord, trials: list[TrialRecord], run: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from stratus.errors import AlreadyExistsError, ConflictError, NotFoundError
@@ -132,18 +133,9 @@ class WebhookStore(RecordStore):
 
     def list_deliveries(self, kind: SubjectKind, subject_id: str) -> list[WebhookDeliveryRecord]:
         """The subject's live deliveries, newest first (at most MAX_LISTED_DELIVERIES)."""
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(delivery_partition(kind, subject_id)),
-            "ConsistentRead": True,
-        }
-        items: list[Item] = []
-        while len(items) < MAX_LISTED_DELIVERIES:
-            response = self._table.query(**query)
-            items.extend(i for i in response.get("Items", []) if self._is_live(i))
-            if "LastEvaluatedKey" not in response:
-                break
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        deliveries = [self._delivery(i) for i in items[:MAX_LISTED_DELIVERIES]]
+        live = (i for i in self._query_items(delivery_partition(kind, subject_id)) if self._is_live(i))
+        items = list(islice(live, MAX_LISTED_DELIVERIES))
+        deliveries = [self._delivery(i) for i in items]
         return sorted(deliveries, key=lambda d: d.created_at, reverse=True)
 
     @staticmethod

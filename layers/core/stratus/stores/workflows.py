@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from stratus.errors import IllegalTransitionError, InvalidInputError
@@ -68,18 +68,7 @@ class WorkflowStore(StatusRecordStore[WorkflowRecord]):
 
     def steps(self, workflow_id: str) -> list[StepRecord]:
         """The workflow's steps in definition order (one strongly consistent Query, paged)."""
-        items: list[Item] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(record_key(self.kind, workflow_id)["pk"])
-            & Key("sk").begins_with(STEP_PREFIX),
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._table.query(**kwargs)
-            items.extend(from_item(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = self._query_items(record_key(self.kind, workflow_id)["pk"], STEP_PREFIX)
         return sorted((StepRecord.model_validate(i) for i in items), key=lambda s: s.index)
 
     def update_step(

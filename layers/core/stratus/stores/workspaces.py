@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from stratus.errors import AlreadyExistsError, ConflictError, NotFoundError
@@ -117,7 +117,7 @@ class WorkspaceStore(RecordStore):
 
     def list_all(self, tenant: str) -> list[WorkspaceRecord]:
         """Every workspace of ``tenant``, oldest first (strongly consistent)."""
-        items = self._query_all(tenant_partition(tenant), WORKSPACE_PREFIX)
+        items = self._query_items(tenant_partition(tenant), WORKSPACE_PREFIX)
         return sorted((WorkspaceRecord.model_validate(i) for i in items), key=lambda r: r.created_at)
 
     def rename(self, tenant: str, workspace_id: str, display_name: str) -> WorkspaceRecord:
@@ -242,7 +242,7 @@ class WorkspaceStore(RecordStore):
 
     def scenarios(self, workspace_id: str) -> list[ScenarioRecord]:
         """A workspace's scenarios in creation order (strongly consistent)."""
-        items = self._query_all(scenario_partition(workspace_id), SCENARIO_PREFIX)
+        items = self._query_items(scenario_partition(workspace_id), SCENARIO_PREFIX)
         return sorted((ScenarioRecord.model_validate(i) for i in items), key=lambda s: s.created_at)
 
     def add_scenario(self, workspace: WorkspaceRecord, record: ScenarioRecord) -> None:
@@ -367,20 +367,9 @@ class WorkspaceStore(RecordStore):
     def _purge(self, workspace_id: str) -> None:
         # After its workspace item is gone no scenario can be added (add_scenario's count needs it), so
         # one consistent pass deletes every scenario and tag claim there is.
-        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self._query_all(scenario_partition(workspace_id), "")]
+        keys = [
+            {"pk": i["pk"], "sk": i["sk"]} for i in self._query_items(scenario_partition(workspace_id), "")
+        ]
         with self._table.batch_writer() as batch:
             for key in keys:
                 batch.delete_item(Key=key)
-
-    def _query_all(self, partition: str, prefix: str) -> list[Item]:
-        condition: ConditionBase = Key("pk").eq(partition)
-        if prefix:
-            condition = condition & Key("sk").begins_with(prefix)
-        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
-        items: list[Item] = []
-        while True:
-            response = self._table.query(**kwargs)
-            items.extend(from_item(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -39,22 +39,39 @@ def _current_version(settings: Settings, key: str) -> str:
     return version_id
 
 
+Ingest = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def ingest(
+    function_handler, load_event: Callable[..., dict[str, Any]], lambda_context, settings: Settings
+) -> Ingest:
+    """Send the ingest handler S3's event for ``key`` (its current version unless ``version_id``); its
+    answer."""
+    handler = function_handler("ingest")
+
+    def send(
+        key: str, version_id: str | None = None, event_name: str = "s3/object_created"
+    ) -> dict[str, Any]:
+        version_id = version_id or _current_version(settings, key)
+        event = load_event(event_name, bucket=settings.data_bucket, key=key, version_id=version_id)
+        result: dict[str, Any] = handler(event, lambda_context)
+        return result
+
+    return send
+
+
 @pytest.mark.parametrize("event_name", ["s3/object_created", "s3/object_created_multipart"])
 def test_handler_marks_valid_upload_ready(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
     hdf5_file,
     event_name: str,
 ) -> None:
     key = _pending_upload(stores, settings, hdf5_file(10_000))
-    version_id = _current_version(settings, key)
 
-    result = function_handler("ingest")(
-        load_event(event_name, bucket=settings.data_bucket, key=key, version_id=version_id), lambda_context
-    )
+    result = ingest(key, event_name=event_name)
 
     assert result == {"files": {key: "READY"}}
     # The handler runs on the real clock: read back with the same.
@@ -62,85 +79,60 @@ def test_handler_marks_valid_upload_ready(
 
 
 def test_handler_is_idempotent_for_repeated_event(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
     hdf5_file,
 ) -> None:
     key = _pending_upload(stores, settings, hdf5_file())
-    event = load_event(
-        "s3/object_created", bucket=settings.data_bucket, key=key, version_id=_current_version(settings, key)
-    )
+    version_id = _current_version(settings, key)
 
-    first = function_handler("ingest")(event, lambda_context)
-    second = function_handler("ingest")(event, lambda_context)
+    first = ingest(key, version_id)
+    second = ingest(key, version_id)
 
     assert first == second == {"files": {key: "READY"}}
 
 
 def test_handler_rejects_non_hdf5_upload(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
 ) -> None:
     key = _pending_upload(stores, settings, b"definitely not hdf5")
-    version_id = _current_version(settings, key)
 
-    result = function_handler("ingest")(
-        load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=version_id),
-        lambda_context,
-    )
+    result = ingest(key)
 
     assert result == {"files": {key: "REJECTED"}}
     assert "not a valid HDF5" in (build_stores(settings).files.get(key.split("/")[1]).reason or "")
 
 
 def test_handler_rejects_upload_of_another_size_than_declared(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
     hdf5_file,
 ) -> None:
     key = _pending_upload(stores, settings, hdf5_file(2**20), declared=100)
-    version_id = _current_version(settings, key)
 
-    result = function_handler("ingest")(
-        load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=version_id),
-        lambda_context,
-    )
+    result = ingest(key)
 
     assert result == {"files": {key: "REJECTED"}}
     assert "the upload declared 100" in (build_stores(settings).files.get(key.split("/")[1]).reason or "")
 
 
 def test_handler_keeps_a_ready_file_when_its_url_is_used_again(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
     hdf5_file,
 ) -> None:
     body = hdf5_file(seed=1)
     key = _pending_upload(stores, settings, body)
-    ingest = function_handler("ingest")
     first = _current_version(settings, key)
-    ingest(
-        load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=first),
-        lambda_context,
-    )
+    ingest(key, first)
     second = _put(settings, key, hdf5_file(seed=2))
 
-    result = ingest(
-        load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=second),
-        lambda_context,
-    )
+    result = ingest(key, second)
 
     file = build_stores(settings).files.get(key.split("/")[1])
     assert result == {"files": {key: "READY"}}
@@ -168,30 +160,23 @@ def _compressed(**options: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _ingest(
-    body: bytes, function_handler, load_event, lambda_context, stores: Stores, settings: Settings
-) -> dict[str, Any]:
+def _ingested(body: bytes, ingest: Ingest, stores: Stores, settings: Settings) -> dict[str, Any]:
     """Upload ``body`` through a presigned upload, run the ingest handler, and GET the file's status."""
     key = _pending_upload(stores, settings, body)
-    event = load_event(
-        "s3/object_created", bucket=settings.data_bucket, key=key, version_id=_current_version(settings, key)
-    )
-    function_handler("ingest")(event, lambda_context)
+    ingest(key)
     return build_stores(settings).files.get(key.split("/")[1]).model_dump()
 
 
 @pytest.mark.parametrize("name", COMPRESSIONS)
 def test_handler_accepts_hdf5plugin_compressed_files_and_records_their_datasets(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
     name: str,
 ) -> None:
     body = _compressed(**COMPRESSIONS[name])
 
-    record = _ingest(body, function_handler, load_event, lambda_context, stores, settings)
+    record = _ingested(body, ingest, stores, settings)
 
     assert record["status"] is FileStatus.READY, record["reason"]
     assert record["datasets"] == [
@@ -208,9 +193,7 @@ def test_handler_accepts_hdf5plugin_compressed_files_and_records_their_datasets(
 
 
 def test_handler_records_the_first_datasets_of_a_file_with_many(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
 ) -> None:
@@ -221,7 +204,7 @@ def test_handler_records_the_first_datasets_of_a_file_with_many(
                 f"group/slice{index:04d}", data=np.zeros(4, np.float32), **hdf5plugin.Zstd()
             )
 
-    record = _ingest(buffer.getvalue(), function_handler, load_event, lambda_context, stores, settings)
+    record = _ingested(buffer.getvalue(), ingest, stores, settings)
 
     assert record["status"] is FileStatus.READY
     assert len(record["datasets"]) == hdf5.MAX_LISTED_DATASETS
@@ -243,23 +226,14 @@ def _versions(settings: Settings, key: str) -> list[str]:
     return [v["VersionId"] for v in listing.get("Versions", []) if v["Key"] == key]
 
 
-def _ingest_key(key: str, settings: Settings, function_handler, load_event, lambda_context) -> dict[str, Any]:
-    version_id = _current_version(settings, key)
-    event = load_event("s3/object_created", bucket=settings.data_bucket, key=key, version_id=version_id)
-    result: dict[str, Any] = function_handler("ingest")(event, lambda_context)
-    return result
-
-
 def test_handler_converts_an_uploaded_csv_to_hdf5_under_the_files_key(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
 ) -> None:
     file_id, key = _table_upload(stores, settings, b"sku,price\na,1.5\nb,2\n", "prices.csv")
 
-    result = _ingest_key(key, settings, function_handler, load_event, lambda_context)
+    result = ingest(key)
 
     record = build_stores(settings).files.get(file_id)
     assert result == {"files": {key: "READY"}}
@@ -276,15 +250,13 @@ def test_handler_converts_an_uploaded_csv_to_hdf5_under_the_files_key(
 
 
 def test_handler_rejects_a_bad_table_naming_row_and_column_and_keeps_nothing(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
 ) -> None:
     file_id, key = _table_upload(stores, settings, b"sku,price\na,1.5\nb,cheap\n", "prices.csv")
 
-    result = _ingest_key(key, settings, function_handler, load_event, lambda_context)
+    result = ingest(key)
 
     record = build_stores(settings).files.get(file_id)
     assert result == {"files": {key: "REJECTED"}}
@@ -294,21 +266,16 @@ def test_handler_rejects_a_bad_table_naming_row_and_column_and_keeps_nothing(
 
 
 def test_handler_converts_a_table_once_when_the_event_comes_twice(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
 ) -> None:
     file_id, key = _table_upload(stores, settings, b'[{"n": 1}]', "rows.json")
-    event = load_event(
-        "s3/object_created", bucket=settings.data_bucket, key=key, version_id=_current_version(settings, key)
-    )
-    ingest = function_handler("ingest")
-    ingest(event, lambda_context)
+    version_id = _current_version(settings, key)
+    ingest(key, version_id)
     first = build_stores(settings).files.get(file_id)
 
-    second = ingest(event, lambda_context)
+    second = ingest(key, version_id)
 
     assert second == {"files": {key: "READY"}}
     assert build_stores(settings).files.get(file_id) == first
@@ -316,18 +283,16 @@ def test_handler_converts_a_table_once_when_the_event_comes_twice(
 
 
 def test_handler_keeps_a_converted_table_when_its_url_is_used_again(
-    function_handler,
-    load_event: Callable[..., dict[str, Any]],
-    lambda_context,
+    ingest: Ingest,
     stores: Stores,
     settings: Settings,
 ) -> None:
     file_id, key = _table_upload(stores, settings, b"a\n1\n", "t.csv")
-    _ingest_key(key, settings, function_handler, load_event, lambda_context)
+    ingest(key)
     first = build_stores(settings).files.get(file_id)
     _put(settings, key, b"a\n2\n")
 
-    result = _ingest_key(key, settings, function_handler, load_event, lambda_context)
+    result = ingest(key)
 
     assert result == {"files": {key: "READY"}}
     assert build_stores(settings).files.get(file_id) == first

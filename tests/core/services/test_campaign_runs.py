@@ -95,6 +95,14 @@ def _complete(stores: Stores, execution_id: str, kpis: dict[str, float]) -> None
     stores.executions.finish(execution_id, [], kpis=shaped)
 
 
+def _finish(stores: Stores, execution_id: str, branin: float) -> None:
+    """A STARTED execution runs and completes with ``branin``."""
+    stores.executions.mark_running(execution_id)
+    stores.executions.finish(
+        execution_id, [], kpis={"branin": {"name": "branin", "value": branin, "unit": None}}
+    )
+
+
 def _fail(stores: Stores, execution_id: str) -> None:
     stores.executions.fail(execution_id, JobError(type="AlgorithmError", message="it broke"))
 
@@ -251,6 +259,30 @@ def test_a_paused_campaign_ends_its_run_and_a_resume_collects_the_trials(
     assert paused.next == "end" and paused.status is CampaignStatus.PAUSED
     assert [r.number for r in resumed.trials] == [3, 4]
     assert stores.campaigns.get(campaign_id).completed_trials == 2
+
+
+def test_a_paused_run_collects_its_started_trials_as_they_end_then_ends(
+    stores: Stores, machines: campaigns.Machines, create: Any
+) -> None:
+    campaign_id = create()
+    first = _plan(stores, machines, campaign_id)
+    for run in first.trials:
+        stores.executions.mark_started(run.execution_id)
+    campaigns.pause(campaign_id, TENANT, stores)
+
+    waiting = _plan(stores, machines, campaign_id)
+    _finish(stores, first.trials[0].execution_id, 2.0)
+    still = _plan(stores, machines, campaign_id)
+    shown_meanwhile = [t.status for t in stores.campaigns.trials(campaign_id)]
+    _finish(stores, first.trials[1].execution_id, 1.0)
+    ended = _plan(stores, machines, campaign_id)
+
+    assert (waiting.next, still.next, ended.next) == ("wait", "wait", "end")
+    assert waiting.trials == still.trials == []  # nothing new starts while paused
+    assert shown_meanwhile == [TrialStatus.COMPLETED, TrialStatus.RUNNING]
+    record = stores.campaigns.get(campaign_id)
+    assert record.status is CampaignStatus.PAUSED and not record.runner_active
+    assert record.completed_trials == 2 and record.trial_count == 2
 
 
 def test_a_round_adds_no_trial_once_the_campaign_is_cancelled(

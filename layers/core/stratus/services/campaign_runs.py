@@ -68,7 +68,9 @@ def plan_round(
         _collect(t, executions, record, stores) if t.status is TrialStatus.RUNNING else t for t in trials
     ]
     record = _tell(record, trials, stores)
-    if record.status is not CampaignStatus.RUNNING:  # paused or cancelled: running trials go on
+    if record.status is not CampaignStatus.RUNNING:  # paused or cancelled: no trial starts
+        if record.status is CampaignStatus.PAUSED and _launched(trials, executions):
+            return _plan(record.campaign_id, "wait", record.status)  # collect them as they end
         return _end_run(record, stores)
     unreported = _unreported_objective(trials, executions)
     if unreported is not None:
@@ -95,6 +97,15 @@ def plan_round(
     if asked.exhausted:
         return _end_run(record, stores, CampaignStatus.COMPLETED)
     return _plan(record.campaign_id, "wait", record.status)
+
+
+def _launched(trials: list[TrialRecord], executions: dict[str, ExecutionRecord]) -> bool:
+    """Whether a RUNNING trial's execution has started (a PENDING one may never have been launched: a
+    resume launches it)."""
+    return any(
+        t.status is TrialStatus.RUNNING and executions[t.execution_id or ""].status is not JobStatus.PENDING
+        for t in trials
+    )
 
 
 def _plan(

@@ -230,7 +230,8 @@ def _history_row(trial: TrialRecord) -> dict[str, Any]:
 
 
 def pause(campaign_id: str, tenant: str, stores: Stores) -> CampaignRecord:
-    """RUNNING → PAUSED: no new trial starts; running trials finish (a resume collects them).
+    """RUNNING → PAUSED: no new trial starts; running trials finish, the run recording each as it ends
+    (one not yet launched waits for a resume).
 
     Raises NotFoundError, IllegalTransitionError.
     """

@@ -443,3 +443,86 @@ def test_api_docs_render_offline(
     screenshot(browser, page.strip("/"))
     assets = [url for url in requested_urls_seen(browser) if url.endswith((".js", ".css"))]
     assert assets and all(urlsplit(url).path.startswith("/docs-assets/") for url in assets), assets
+
+
+def test_dashboard_workspace_runs_resets_and_copies_a_scenario(
+    browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client
+) -> None:
+    file_id = upload(api, hdf5_bytes((4, 4), seed=6))
+    name = f"sweep-{file_id[:8]}"  # the session's stack is shared: a name of this test's own
+    row = f"#workspaces tr[data-name='{name}']"
+    copy_row = f"#workspaces tr[data-name='{name} what-if']"
+    scenario = "#scenarios tr[data-tag='x3-y2']"
+    open_page(browser, local_stack, token, "/workspaces")
+    wait_for(browser, "document.querySelector('#workspaces tr[data-default=true]')")
+
+    browser.find_element(By.ID, "workspace-name").send_keys(name)
+    browser.find_element(By.CSS_SELECTOR, "#workspace-create button[type=submit]").click()
+    click_in_page(browser, f"{row}[data-scenarios='0'] a")
+    save_branin_scenario(browser, "x3-y2", file_id)
+    click_in_page(browser, f"{scenario}[data-status=CREATED] button[data-action=run]")
+    wait_for(browser, f'document.querySelector("{scenario}[data-status=COMPLETED]")', JOB_TIMEOUT_S)
+    completed = browser.find_element(By.CSS_SELECTOR, scenario).text
+    script(browser, "window.scrollTo(0, 0);")
+    screenshot(browser, "workspace")
+    execution_id = script(
+        browser, f'return document.querySelector("{scenario} a.mono").hash.split("/").pop()'
+    )
+    click_in_page(browser, f"{scenario} button[data-action=reset]")
+    wait_for(browser, f'document.querySelector("{scenario}[data-status=CREATED] button[data-action=run]")')
+    reset = browser.find_element(By.CSS_SELECTOR, scenario).text
+    save_branin_scenario(browser, "x3-y2", file_id)  # the tag is taken now
+    wait_for(browser, "document.querySelector('#scenario-form .error:not([hidden])')")
+    refused = browser.find_element(By.CSS_SELECTOR, "#scenario-form .error").text
+    script(browser, "document.querySelector('#scenario-form .error').scrollIntoView({block: 'center'});")
+    screenshot(browser, "workspace-refused")
+    browser.find_element(By.CSS_SELECTOR, "a[href='#/workspaces']").click()
+    click_in_page(browser, f"{row} button[data-action=copy]")
+    browser.find_element(By.ID, "action-name").clear()
+    browser.find_element(By.ID, "action-name").send_keys(f"{name} what-if")
+    browser.find_element(By.CSS_SELECTOR, "#workspace-action button[type=submit]").click()
+    wait_for(browser, f"document.querySelector(\"{copy_row}[data-scenarios='1']\")")
+    screenshot(browser, "workspaces")
+    click_in_page(browser, f"{copy_row} button[data-action=delete]")
+    browser.find_element(By.CSS_SELECTOR, "#workspace-action button[type=submit]").click()
+    wait_for(browser, f'!document.querySelector("{copy_row}") && document.querySelector("{row}")')
+    browser.find_element(By.ID, "workspace-name").send_keys(name)
+    browser.find_element(By.CSS_SELECTOR, "#workspace-create button[type=submit]").click()
+    wait_for(browser, "document.querySelector('#workspace-create .error:not([hidden])')")
+    taken = browser.find_element(By.CSS_SELECTOR, "#workspace-create .error").text
+
+    workspace_id = script(browser, f'return document.querySelector("{row}").dataset.id')
+    (saved,) = api.get(f"/api/v0/workspaces/{workspace_id}/scenarios").json()["scenarios"]
+    kpi = api.get(f"/api/v0/executions/{execution_id}").json()["kpis"]["branin"]["value"]
+    assert saved["parameters"] == {"x": 3, "y": 2, "delay_s": 0} and saved["dataset_ids"] == [file_id]
+    assert f"branin={float(f'{kpi:.6g}')}" in completed, completed  # the page writes 6 significant digits
+    assert "branin v1" in completed and "x=3, y=2" in completed, completed
+    assert "branin=" not in reset, reset
+    assert "already_exists" in refused and 'a scenario tagged "x3-y2" already exists' in refused, refused
+    assert taken == f'already_exists a workspace named "{name}" already exists', taken
+    # The two refused creates are the console errors expected here.
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert len(errors) == 2 and all("409" in e for e in errors), errors
+    assert "/scenarios" in errors[0] and "/scenarios" not in errors[1], errors
+
+
+def click_in_page(browser: WebDriver, selector: str) -> None:
+    """Click the element ``selector`` finds, once there is one, in the page's own thread: rows redrawn
+    by the 2 s refresh would leave a WebDriver handle stale."""
+    wait_for(browser, f'document.querySelector("{selector}")')
+    script(browser, "document.querySelector(arguments[0]).click();", selector)
+
+
+def save_branin_scenario(browser: WebDriver, tag: str, file_id: str) -> None:
+    """Fill the workspace page's "New scenario" form (branin at x=3, y=2 on ``file_id``) and submit it."""
+    wait_for(browser, f"document.querySelector(\"#inputs input[value='{file_id}']\")")
+    browser.find_element(By.ID, "scenario-tag").clear()
+    browser.find_element(By.ID, "scenario-tag").send_keys(tag)
+    Select(browser.find_element(By.ID, "scenario-algorithm")).select_by_visible_text("branin v1")
+    for parameter, value in (("x", "3"), ("y", "2")):
+        browser.find_element(By.ID, f"parameter-{parameter}").clear()
+        browser.find_element(By.ID, f"parameter-{parameter}").send_keys(value)
+    box = browser.find_element(By.CSS_SELECTOR, f"#inputs input[value='{file_id}']")
+    if not box.is_selected():
+        box.click()
+    browser.find_element(By.CSS_SELECTOR, "#scenario-form button[type=submit]").click()

@@ -29,8 +29,8 @@ export function catalogPage(view) {
   };
 }
 
-// One input for one schema property; read(input) gives the value to send.
-function field(name, schema) {
+// One input for one schema property; read(input) gives the value to send (workspaces.js uses it too).
+export function field(name, schema) {
   const id = `parameter-${name}`;
   const common = { id, name };
   let input;
@@ -64,7 +64,8 @@ function field(name, schema) {
   return { name, read, element: h("div.field", {}, label, input, schema.description ? h("small.muted", {}, schema.description) : null) };
 }
 
-function filePicker(files) {
+// Checkboxes (name=input) for the READY files `files`, or a note when there are none.
+export function filePicker(files) {
   if (!files.length) return h("p.muted.empty", {}, "No READY files: upload one under Files first.");
   return h("div.file-picker", { id: "inputs" }, files.map((file) =>
     h("label.check", {}, h("input", { type: "checkbox", name: "input", value: file.file_id }),

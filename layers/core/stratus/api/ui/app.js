@@ -6,6 +6,7 @@ import { campaignPage, campaignsPage } from "./campaigns.js";
 import { filesPage } from "./files.js";
 import { jobPage, jobsPage } from "./jobs.js";
 import { workflowPage } from "./workflows.js";
+import { workspacePage, workspacesPage } from "./workspaces.js";
 
 const REFRESH_MS = 2000;
 const ROUTES = [
@@ -18,6 +19,8 @@ const ROUTES = [
   [/^\/files$/, "files", () => filesPage],
   [/^\/campaigns$/, "campaigns", () => campaignsPage],
   [/^\/campaigns\/([\w-]+)$/, "campaigns", ([id]) => (view) => campaignPage(view, id)],
+  [/^\/workspaces$/, "workspaces", () => workspacesPage],
+  [/^\/workspaces\/([\w-]+)$/, "workspaces", ([id]) => (view) => workspacePage(view, id)],
 ];
 
 const view = document.getElementById("view");

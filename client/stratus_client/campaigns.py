@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from stratus_client import endpoints
 from stratus_client.errors import InvalidInputError, JobFailedError
 from stratus_client.jobs import Backoff
-from stratus_client.references import input_path
+from stratus_client.references import WorkflowNeeds, apply_workflow_needs, input_path, workflow_needs
 from stratus_client.transfers import ProgressBar
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class CampaignNeeds:
 
     algorithm: str | Algorithm | None = None
     paths: dict[str, Path] = field(default_factory=dict)
+    workflow: WorkflowNeeds | None = None  # a workflow campaign's template's
 
 
 def campaign_body(
@@ -69,6 +70,8 @@ def campaign_needs(body: Mapping[str, Any], base: Path | None) -> CampaignNeeds:
     if reference is not None and named:
         raise InvalidInputError(f"name the algorithm once: `algorithm` or {named}", parameter="algorithm")
     needs = CampaignNeeds(algorithm=reference)
+    if isinstance(body.get("workflow"), Mapping):
+        needs.workflow = workflow_needs(body["workflow"], base)
     for item in body.get("input_dataset_ids") or []:
         # Anything else (a number, a dict) goes to the API as it is, which names what is wrong.
         path = input_path(item, base) if isinstance(item, str | Path) else None
@@ -167,6 +170,10 @@ class CampaignMethods:
             check_parameter_names(found.parameter_schema, request)
             algorithm_id = found.algorithm_id
         file_ids = {item: self.upload(path).file_id for item, path in needs.paths.items()}
+        if needs.workflow is not None:  # its steps name algorithms and local files as a workflow's do
+            names = {ref: self.get_algorithm(ref).algorithm_id for ref in needs.workflow.algorithms}
+            uploaded = {item: self.upload(path).file_id for item, path in needs.workflow.paths.items()}
+            apply_workflow_needs(request["workflow"], names, uploaded)
         return self.call(endpoints.create_campaign(apply_campaign_needs(request, algorithm_id, file_ids)))
 
     def wait_campaign(
@@ -260,6 +267,12 @@ class AsyncCampaignMethods:
             check_parameter_names(found.parameter_schema, request)
             algorithm_id = found.algorithm_id
         file_ids = {item: (await self.upload(path)).file_id for item, path in needs.paths.items()}
+        if needs.workflow is not None:
+            names = {ref: (await self.get_algorithm(ref)).algorithm_id for ref in needs.workflow.algorithms}
+            uploaded = {
+                item: (await self.upload(path)).file_id for item, path in needs.workflow.paths.items()
+            }
+            apply_workflow_needs(request["workflow"], names, uploaded)
         return await self.call(
             endpoints.create_campaign(apply_campaign_needs(request, algorithm_id, file_ids))
         )

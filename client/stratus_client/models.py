@@ -315,14 +315,15 @@ class ScenarioList(ApiModel):
 
 
 class Trial(ApiModel):
-    """One run of a campaign's algorithm: its parameters (the fixed ones left out), status, execution
-    and the KPIs it reported."""
+    """One run of a campaign's algorithm (or workflow): its parameters (the fixed ones left out),
+    status, execution (or workflow) and the KPIs it reported."""
 
     number: int
     status: str
     parameters: dict[str, Any] = Field(default_factory=dict)
     kpis: dict[str, float] = Field(default_factory=dict)
     execution_id: str | None = None
+    workflow_id: str | None = None
     error: str | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None
@@ -355,9 +356,10 @@ class CampaignSummary(ApiModel):
     status: str
     name: str | None = None
     kind: str = ""
-    algorithm_id: str = ""
-    algorithm_minor_version: str = ""
+    algorithm_id: str | None = None
+    algorithm_minor_version: str | None = None
     input_dataset_ids: list[str] = Field(default_factory=list)
+    workflow: dict[str, Any] | None = None
     spec: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, Any] = Field(default_factory=dict)
     budget: int = 0

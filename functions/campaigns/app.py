@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 from stratus import aws
 from stratus.models.campaign_runs import CampaignTask
 from stratus.observability import logger, metrics, tracer
-from stratus.services import campaign_runs
+from stratus.services import campaign_runs, workflows
 from stratus.settings import get_settings
 from stratus.stores import StateMachineStore, build_stores
 
@@ -27,8 +27,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = TASKS.validate_python(event)
     logger.append_keys(campaign_id=task.campaign_id, action=task.action)
     stores = build_stores(get_settings())
-    # The execution machine comes with the plan task (the campaign machine's substitution); the other
-    # tasks never stop a run.
-    arn = getattr(task, "execution_machine", "")
-    machine = StateMachineStore(aws.client("stepfunctions"), arn)
-    return campaign_runs.run_task(task, stores, machine).model_dump(mode="json")
+    # The machines come with the plan task (the campaign machine's substitutions); the other tasks never
+    # start or stop a run.
+    sfn = aws.client("stepfunctions")
+    arns = (getattr(task, f"{kind}_machine", "") for kind in ("workflow", "execution", "training"))
+    machines = workflows.Machines(*(StateMachineStore(sfn, arn) for arn in arns))
+    return campaign_runs.run_task(task, stores, machines).model_dump(mode="json")

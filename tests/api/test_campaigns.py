@@ -31,7 +31,7 @@ OBJECTIVES = [{"name": "branin", "direction": "minimize"}]
 @pytest.fixture
 def app_settings(settings: Settings, aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     sfn = aws_clients.client("stepfunctions")
-    for kind in ("EXECUTION", "CAMPAIGN"):
+    for kind in ("EXECUTION", "CAMPAIGN", "WORKFLOW", "TRAINING"):
         created = sfn.create_state_machine(
             name=f"{kind.lower()}-test", definition=json.dumps(DEFINITION), roleArn=ROLE_ARN
         )
@@ -290,3 +290,82 @@ def test_delete_removes_the_campaign(client: TestClient, body: Callable[..., dic
     assert deleted.status_code == 204
     assert client.get(f"{CAMPAIGNS}/{campaign_id}").status_code == 404
     assert _listed(client) == []
+
+
+# A campaign over a workflow template: parameters and objectives are `<step id>.<name>`.
+@pytest.fixture
+def workflow_body(branin_id: str, input_id: str) -> Callable[..., dict[str, Any]]:
+    """A grid campaign over a one-step workflow (branin as step `score`), with ``fields`` changed."""
+
+    def make(**fields: Any) -> dict[str, Any]:
+        step = {
+            "id": "score",
+            "task_type": "execution",
+            "config": {"algorithm_id": branin_id, "input_dataset_ids": [input_id]},
+        }
+        base = {
+            "workflow": {"name": "score", "steps": [step]},
+            "kind": "grid",
+            "search_space": {"score.x": {"values": [-3, 3]}, "score.y": {"values": [2]}},
+            "objectives": [{"name": "score.branin"}],
+            "budget": 2,
+        }
+        return {**base, **fields}
+
+    return make
+
+
+def test_a_workflow_campaign_is_created_with_its_template(
+    client: TestClient, workflow_body: Callable[..., dict[str, Any]]
+) -> None:
+    campaign_id = _create(client, workflow_body())
+
+    campaign = client.get(f"{CAMPAIGNS}/{campaign_id}").json()
+    assert campaign["workflow"]["steps"][0]["id"] == "score"
+    assert campaign["algorithm_id"] is None and campaign["input_dataset_ids"] == []
+    # The grid's values were typed by the step's algorithm: x is a number parameter.
+    assert campaign["spec"]["search_space"]["score.x"] == {"values": [-3.0, 3.0]}
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"objectives": [{"name": "branin"}]}, "`<step id>.<KPI>`"),
+        ({"objectives": [{"name": "other.branin"}]}, "with a step of ['score']"),
+        ({"search_space": {"score.z": {"values": [1]}}}, "score.z"),
+        ({"search_space": {"x": {"values": [1]}}}, "'x'"),
+        ({"search_space": {"score.x": {"values": [99]}}}, "score.x"),
+        ({"algorithm_name": "branin", "algorithm_major_version": 1}, "leave out algorithm_*"),
+        ({"parameters": {"score.y": 1}}, "leave out algorithm_*, input_dataset_ids and parameters"),
+    ],
+)
+def test_a_workflow_campaign_refuses_what_its_steps_cannot_take(
+    client: TestClient, workflow_body: Callable[..., dict[str, Any]], fields: dict[str, Any], says: str
+) -> None:
+    response = client.post(CAMPAIGNS, json=workflow_body(**fields))
+
+    # The model's checks answer FastAPI's list of invalid fields; the service's, {"detail", "code"}.
+    assert response.status_code == 422 and says in json.dumps(response.json()["detail"]), response.text
+    assert _listed(client) == []
+
+
+def test_a_workflow_campaign_names_the_step_whose_algorithm_is_unknown(
+    client: TestClient, workflow_body: Callable[..., dict[str, Any]]
+) -> None:
+    body = workflow_body()
+    body["workflow"]["steps"][0]["config"]["algorithm_id"] = "00000000-0000-4000-8000-000000000000"
+
+    response = client.post(CAMPAIGNS, json=body)
+
+    assert response.status_code == 404 and response.json()["detail"].startswith("step score:"), response.text
+    assert _listed(client) == []
+
+
+def test_a_campaign_without_algorithm_or_workflow_says_what_to_give(
+    client: TestClient, body: Callable[..., dict[str, Any]]
+) -> None:
+    named = {k: v for k, v in body().items() if k != "algorithm_id"}
+
+    response = client.post(CAMPAIGNS, json=named)
+
+    assert response.status_code == 422 and "or a workflow" in response.text

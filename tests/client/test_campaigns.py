@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from stratus_client import AsyncClient, Client, InvalidInputError, JobFailedError, NotFoundError
 from stratus_client.campaigns import apply_campaign_needs, campaign_body, campaign_needs
+from stratus_client.references import apply_workflow_needs
 
 from tests.client.helpers import write_dataset
 from tests.client.test_cli import stratus
@@ -50,6 +51,30 @@ def test_campaign_needs_resolves_names_and_local_files(tmp_path: Path) -> None:
         "algorithm_id": "the-id",
         "input_dataset_ids": ["uploaded-id", MISSING_ID],
     }
+
+
+def test_campaign_needs_resolves_a_workflow_templates_steps(tmp_path: Path) -> None:
+    path = _write_input(tmp_path)
+    steps = [{"id": "prep", "algorithm": "threshold", "config": {"input_dataset_ids": ["volume.h5"]}}]
+    body = campaign_body({"workflow": {"name": "w", "steps": steps}}, None, None, {})
+
+    needs = campaign_needs(body, tmp_path)
+    assert needs.workflow is not None
+    apply_workflow_needs(body["workflow"], {"threshold": "the-id"}, {"volume.h5": "uploaded-id"})
+
+    assert (needs.algorithm, needs.workflow.algorithms, needs.workflow.paths) == (
+        None,
+        {"threshold"},
+        {"volume.h5": path},
+    )
+    assert body["workflow"]["steps"] == [
+        {
+            "id": "prep",
+            "task_type": "execution",
+            "config": {"algorithm_id": "the-id", "input_dataset_ids": ["uploaded-id"]},
+        }
+    ]
+    assert steps[0]["algorithm"] == "threshold"  # the caller's body is left as it was
 
 
 def test_campaign_needs_refuses_an_algorithm_named_twice() -> None:

@@ -191,3 +191,57 @@ def test_failing_trials_are_recorded_and_the_campaign_goes_on(
     assert second["status"] == "FAILED" and second["error"] == "KPI 'score' was not reported"
     assert "every trial would end the same way" in campaign["errors"][-1]
     assert campaign["best"] is None and campaign["counts"]["failed"] == 2
+
+
+def test_a_workflow_campaign_runs_each_trial_as_a_workflow(
+    api: httpx.Client,
+    poll: Callable[..., None],
+    input_id: str,
+    algorithm_ids: dict[str, str],  # noqa: F811
+) -> None:
+    # Two steps: threshold the input, then score branin on threshold's output; the campaign searches a
+    # parameter of each step and minimises the second step's KPI.
+    steps = [
+        {
+            "id": "prep",
+            "task_type": "execution",
+            "config": {"algorithm_id": algorithm_ids["threshold"], "input_dataset_ids": [input_id]},
+        },
+        {
+            "id": "score",
+            "task_type": "execution",
+            "config": {"algorithm_id": algorithm_ids["branin"], "additional_parameters": {"y": 2.275}},
+            "depends_on": ["prep"],
+            "input_mappings": [
+                {"from_step": "prep", "from_field": "output_dataset_ids", "to_field": "input_dataset_ids"}
+            ],
+        },
+    ]
+    body = {
+        "workflow": {"name": "prep-and-score", "steps": steps},
+        "kind": "grid",
+        "search_space": {"prep.threshold": {"values": [0.25]}, "score.x": {"values": [0.0, 3.14159]}},
+        "objectives": [{"name": "score.branin"}],
+        "budget": 2,
+        "batch_size": 2,
+    }
+    created = api.post(CAMPAIGNS, json=body)
+    assert created.status_code == 201, created.text
+
+    campaign = _wait(api, poll, created.json()["campaign_id"])
+
+    assert campaign["status"] == "COMPLETED", campaign["errors"]
+    trials = campaign["trials"]
+    assert [t["status"] for t in trials] == ["COMPLETED", "COMPLETED"]
+    assert all(t["execution_id"] is None and t["workflow_id"] for t in trials)
+    best = campaign["best"]
+    assert best["parameters"] == {"prep.threshold": 0.25, "score.x": 3.14159}
+    assert abs(best["kpis"]["score.branin"] - 0.397887) < 1e-3
+    for trial in trials:
+        answer = api.get(f"/api/v0/workflows/{trial['workflow_id']}")
+        assert answer.status_code == 200, answer.text
+        workflow = answer.json()
+        assert workflow["status"] == "COMPLETED" and workflow["name"] == f"prep-and-score #{trial['number']}"
+        config = {s["step_id"]: s["config"] for s in workflow["steps"]}
+        assert config["prep"]["additional_parameters"] == {"threshold": 0.25}
+        assert config["score"]["additional_parameters"] == {"y": 2.275, "x": trial["parameters"]["score.x"]}

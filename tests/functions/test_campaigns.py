@@ -45,7 +45,9 @@ def test_handler_plans_a_round(
     event = load_event(
         "stepfunctions/plan_campaign_round",
         campaign_id=campaign_id,
-        execution_machine=machines.execution._arn,  # noqa: SLF001  # the ARN the ASL passes
+        execution_machine=machines.execution._arn,  # noqa: SLF001  # the ARNs the ASL passes
+        workflow_machine=machines.workflow._arn,  # noqa: SLF001
+        training_machine=machines.training._arn,  # noqa: SLF001
     )
 
     result = function_handler("campaigns")(event, lambda_context)

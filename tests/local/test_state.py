@@ -332,15 +332,18 @@ def test_recover_pauses_a_running_campaign_and_fails_its_running_trials_jobs(
         "batch_size": 2,
     }
     sfn = boto3.client("stepfunctions")
-    machines = campaigns.Machines(*(_pass_machine(sfn, name) for name in ("campaign", "execution")))
+    names = ("campaign", "execution", "workflow", "training")
+    machines = campaigns.Machines(*(_pass_machine(sfn, name) for name in names))
     campaign_id = campaigns.create(CampaignCreate.model_validate(body), TENANT, stores, machines).campaign_id
     task = PlanCampaignRoundTask(
         action="plan_campaign_round",
         campaign_id=campaign_id,
         run=stores.campaigns.get(campaign_id).runner or "",
-        execution_machine=machines.execution._arn,  # noqa: SLF001  # the ARN the ASL passes
+        execution_machine=machines.execution._arn,  # noqa: SLF001  # the ARNs the ASL passes
+        workflow_machine=machines.workflow._arn,  # noqa: SLF001
+        training_machine=machines.training._arn,  # noqa: SLF001
     )
-    campaign_runs.plan_round(task, stores, machines.execution)
+    campaign_runs.plan_round(task, stores, machines.trials)
 
     recovered = recover(_items(stack), stores)
 

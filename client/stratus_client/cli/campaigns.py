@@ -32,12 +32,12 @@ CAMPAIGN_COLUMNS = [
     ("name", lambda c: c.name),
     ("kind", lambda c: c.kind),
     ("budget", lambda c: c.budget),
-    ("algorithm", lambda c: short(c.algorithm_id)),
+    ("runs", lambda c: f"workflow {c.workflow['name']}" if c.workflow else short(c.algorithm_id)),
     ("created", lambda c: c.created_at),
 ]
-CAMPAIGN_FIELDS = ["id", "name", "status", "kind", "algorithm_id", "algorithm_minor_version", "budget",
-                   "batch_size", "counts", "parameters", "warm_start_trials", "errors", "created_at",
-                   "completed_at"]  # fmt: skip
+CAMPAIGN_FIELDS = ["id", "name", "status", "kind", "algorithm_id", "algorithm_minor_version", "workflow",
+                   "budget", "batch_size", "counts", "parameters", "warm_start_trials", "errors",
+                   "created_at", "completed_at"]  # fmt: skip
 OPTIMIZER_COLUMNS: list[Column] = [
     ("name", lambda r: r["name"]),
     ("what", lambda r: r["what"]),
@@ -79,7 +79,8 @@ def _reader(group: str, name: str) -> Callable[[Trial], Any]:
 
 
 def _trial_columns(campaign: Campaign) -> list[Column]:
-    """Number and status, a column per parameter and per objective, then the execution and error."""
+    """Number and status, a column per parameter and per objective, then the execution (or workflow)
+    and error."""
     parameters = list(dict.fromkeys(name for t in campaign.trials for name in t.parameters))
     objectives = [o.get("name") for o in campaign.spec.get("objectives", []) if isinstance(o, dict)]
     kpis = [str(name) for name in objectives if name] or list(
@@ -88,7 +89,12 @@ def _trial_columns(campaign: Campaign) -> list[Column]:
     columns: list[Column] = [("trial", lambda t: t.number), ("status", lambda t: t.status)]
     columns += [(name, _reader("parameters", name)) for name in parameters]
     columns += [(name, _reader("kpis", name)) for name in kpis]
-    columns += [("execution", lambda t: short(t.execution_id)), ("error", lambda t: t.error)]
+    run = (
+        ("workflow", lambda t: short(t.workflow_id))
+        if campaign.workflow
+        else ("execution", lambda t: short(t.execution_id))
+    )
+    columns += [run, ("error", lambda t: t.error)]
     return columns
 
 

@@ -86,7 +86,7 @@ def test_history_csv_has_fixed_parameter_kpi_and_trailing_columns() -> None:
     trials = [
         trial(1, "COMPLETED", {"x": 1.5, "mode": "007"}, kpis={"time": 2.0, "loss": 0.25}, execution_id="e1"),
         trial(2, "FAILED", {"x": -1.0, "mode": True}, error={"type": "RuntimeError", "message": "boom"}),
-        trial(3, "RUNNING", {"x": 2.0, "mode": "fast"}, started_at=0.0),
+        trial(3, "RUNNING", {"x": 2.0, "mode": "fast"}, started_at=0.0, workflow_id="w3"),
     ]
 
     rows = list(csv.reader(io.StringIO(history_csv(spec(), trials))))
@@ -99,13 +99,14 @@ def test_history_csv_has_fixed_parameter_kpi_and_trailing_columns() -> None:
         "loss",
         "time",
         "execution_id",
+        "workflow_id",
         "error",
         "started_at",
         "ended_at",
     ]
-    assert rows[1] == ["1", "COMPLETED", "1.5", "007", "0.25", "2.0", "e1", "", "", ""]
-    assert rows[2][:4] == ["2", "FAILED", "-1.0", "true"] and rows[2][7] == "RuntimeError: boom"
-    assert rows[3][8] == "1970-01-01T00:00:00+00:00"
+    assert rows[1] == ["1", "COMPLETED", "1.5", "007", "0.25", "2.0", "e1", "", "", "", ""]
+    assert rows[2][:4] == ["2", "FAILED", "-1.0", "true"] and rows[2][8] == "RuntimeError: boom"
+    assert rows[3][7] == "w3" and rows[3][9] == "1970-01-01T00:00:00+00:00"
 
 
 def test_history_csv_prefixes_a_kpi_named_like_a_parameter() -> None:

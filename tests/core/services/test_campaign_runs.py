@@ -5,6 +5,7 @@ failure limit, a grid run to its end, and a pause."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -16,8 +17,11 @@ from stratus.models.campaign_runs import (
     SettleCampaignTrialTask,
 )
 from stratus.models.campaigns import CampaignCreate, CampaignStatus, TrialStatus
+from stratus.models.executions import ExecutionCreate
+from stratus.models.ids import UUID4_PATTERN
 from stratus.models.jobs import JobError
-from stratus.services import algorithms, campaign_runs, campaigns, files
+from stratus.models.workflows import WorkflowStatus
+from stratus.services import algorithms, campaign_runs, campaigns, files, launch
 from stratus.settings import Settings
 from stratus.stores import StateMachineStore, Stores
 from stratus.stores.layout import campaign_plot_key
@@ -39,11 +43,9 @@ def machines(aws: None) -> campaigns.Machines:
         sfn.create_state_machine(name=name, definition=json.dumps(DEFINITION), roleArn=ROLE_ARN)[
             "stateMachineArn"
         ]
-        for name in ("campaign", "execution")
+        for name in ("campaign", "execution", "workflow", "training")
     ]
-    return campaigns.Machines(
-        campaign=StateMachineStore(sfn, arns[0]), execution=StateMachineStore(sfn, arns[1])
-    )
+    return campaigns.Machines(*(StateMachineStore(sfn, arn) for arn in arns))
 
 
 @pytest.fixture
@@ -83,9 +85,11 @@ def _plan(stores: Stores, machines: campaigns.Machines, campaign_id: str, run: i
         action="plan_campaign_round",
         campaign_id=campaign_id,
         run=f"{campaign_id}-{run}",
-        execution_machine=machines.execution._arn,  # noqa: SLF001  # the ARN the ASL passes
+        execution_machine=machines.execution._arn,  # noqa: SLF001  # the ARNs the ASL passes
+        workflow_machine=machines.workflow._arn,  # noqa: SLF001
+        training_machine=machines.training._arn,  # noqa: SLF001
     )
-    return campaign_runs.plan_round(task, stores, machines.execution)
+    return campaign_runs.plan_round(task, stores, machines.trials)
 
 
 def _complete(stores: Stores, execution_id: str, kpis: dict[str, float]) -> None:
@@ -337,3 +341,98 @@ def test_mark_failed_ends_the_campaign_with_the_cause(
     record = stores.campaigns.get(campaign_id)
     assert plan.status is CampaignStatus.FAILED and record.status is CampaignStatus.FAILED
     assert "out of memory" in record.errors[-1]
+
+
+# A campaign over a workflow template: each trial is a whole workflow of the tenant.
+def _workflow_campaign(stores: Stores, machines: campaigns.Machines, branin_id: str, input_id: str) -> str:
+    template = {
+        "name": "score",
+        "steps": [
+            {
+                "id": "score",
+                "task_type": "execution",
+                "config": {
+                    "algorithm_id": branin_id,
+                    "input_dataset_ids": [input_id],
+                    "additional_parameters": {"y": 2.0},
+                },
+            }
+        ],
+    }
+    body = {
+        "workflow": template,
+        "kind": "grid",
+        "search_space": {"score.x": {"values": [-3.0, 3.0]}},
+        "objectives": [{"name": "score.branin"}],
+        "budget": 2,
+        "batch_size": 2,
+    }
+    return campaigns.create(CampaignCreate.model_validate(body), TENANT, stores, machines).campaign_id
+
+
+def _finish_workflow(stores: Stores, workflow_id: str, branin: float, status: str = "COMPLETED") -> None:
+    """The workflow's one step ran an execution that reported ``branin``; the workflow ended."""
+    workflow = stores.workflows.get(workflow_id)
+    (step,) = stores.workflows.steps(workflow_id)
+    request = ExecutionCreate.model_validate(step.definition.config)
+    execution_id = launch.execute(request, TENANT, stores, None)
+    _complete(stores, execution_id, {"branin": branin})
+    stores.workflows.update_step(step, {"status": "COMPLETED", "task_id": execution_id})
+    stores.workflows.transition(workflow.workflow_id, WorkflowStatus(status))
+
+
+def test_a_workflow_campaign_runs_each_trial_as_a_workflow_with_its_values(
+    stores: Stores, machines: campaigns.Machines, branin_id: str, input_id: str
+) -> None:
+    campaign_id = _workflow_campaign(stores, machines, branin_id, input_id)
+
+    first = _plan(stores, machines, campaign_id)
+
+    assert first.next == "wait" and first.trials == []  # workflows run themselves; no Map child runs
+    trials = stores.campaigns.trials(campaign_id)
+    assert [t.status for t in trials] == [TrialStatus.RUNNING] * 2
+    for trial, x in zip(trials, (-3.0, 3.0), strict=True):
+        assert trial.workflow_id is not None and trial.execution_id is None
+        assert re.fullmatch(UUID4_PATTERN, trial.workflow_id)  # as the API's routes take ids
+        workflow = stores.workflows.get(trial.workflow_id, TENANT)
+        (step,) = stores.workflows.steps(trial.workflow_id)
+        assert workflow.status is WorkflowStatus.RUNNING and workflow.name == f"score #{trial.number}"
+        assert step.definition.config["additional_parameters"] == {"y": 2.0, "x": x}
+    # A retried round makes no second workflow per trial.
+    assert _plan(stores, machines, campaign_id).trials == []
+    assert len(stores.workflows.list_recent(TENANT, 10, None)[0]) == 2
+
+
+def test_a_workflow_trial_reports_its_steps_kpis_and_a_failed_workflow_fails_it(
+    stores: Stores, machines: campaigns.Machines, branin_id: str, input_id: str
+) -> None:
+    campaign_id = _workflow_campaign(stores, machines, branin_id, input_id)
+    _plan(stores, machines, campaign_id)
+    first, second = stores.campaigns.trials(campaign_id)
+    _finish_workflow(stores, first.workflow_id or "", 4.5)
+    stores.workflows.transition(
+        second.workflow_id or "", WorkflowStatus.FAILED, {"errors": ["step score failed"]}
+    )
+
+    ended = _plan(stores, machines, campaign_id)
+
+    first, second = stores.campaigns.trials(campaign_id)
+    assert (first.status, first.kpis) == (TrialStatus.COMPLETED, {"score.branin": 4.5})
+    assert (second.status, second.error) == (TrialStatus.FAILED, "step score failed")
+    assert ended.next == "end" and ended.status is CampaignStatus.COMPLETED
+    best = campaigns.best_of(stores.campaigns.get(campaign_id).spec, [first, second])
+    assert best is not None and best.parameters == {"score.x": -3.0}
+
+
+def test_cancelling_a_workflow_campaign_cancels_its_trials_workflows(
+    stores: Stores, machines: campaigns.Machines, branin_id: str, input_id: str
+) -> None:
+    campaign_id = _workflow_campaign(stores, machines, branin_id, input_id)
+    _plan(stores, machines, campaign_id)
+
+    campaigns.cancel(campaign_id, TENANT, stores, machines)
+
+    trials = stores.campaigns.trials(campaign_id)
+    assert [t.status for t in trials] == [TrialStatus.STOPPED] * 2
+    statuses = [stores.workflows.get(t.workflow_id or "", TENANT).status for t in trials]
+    assert statuses == [WorkflowStatus.CANCELLED] * 2

@@ -170,14 +170,15 @@ async def _workflow_machines(settings: SettingsDep) -> Machines:
     return Machines(workflow=workflow, execution=execution, training=training)
 
 
-async def _campaign_machines(settings: SettingsDep) -> CampaignMachines:
-    if settings.campaign_state_machine_arn is None or settings.execution_state_machine_arn is None:
+async def _campaign_machines(
+    settings: SettingsDep, trials: Annotated[Machines, Depends(_workflow_machines)]
+) -> CampaignMachines:
+    if settings.campaign_state_machine_arn is None:
         # A deployment error, not the client's: answered as a 500 and logged.
-        raise RuntimeError("CAMPAIGN_STATE_MACHINE_ARN or EXECUTION_STATE_MACHINE_ARN not set")
-    sfn = aws.client("stepfunctions")
+        raise RuntimeError("CAMPAIGN_STATE_MACHINE_ARN not set")
+    campaign = StateMachineStore(aws.client("stepfunctions"), settings.campaign_state_machine_arn)
     return CampaignMachines(
-        campaign=StateMachineStore(sfn, settings.campaign_state_machine_arn),
-        execution=StateMachineStore(sfn, settings.execution_state_machine_arn),
+        campaign=campaign, execution=trials.execution, workflow=trials.workflow, training=trials.training
     )
 
 

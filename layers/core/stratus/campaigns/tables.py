@@ -23,7 +23,7 @@ MAX_CSV_CHARS = 2 * 1024 * 1024
 MAX_HISTORY_ROWS = 10_000
 MAX_COLUMNS = 256
 FIXED_COLUMNS = ("trial", "status")
-TRAILING_COLUMNS = ("execution_id", "error", "started_at", "ended_at")
+TRAILING_COLUMNS = ("execution_id", "workflow_id", "error", "started_at", "ended_at")
 # A KPI that shares a parameter's or a fixed column's name gets this prefix in the history file.
 KPI_PREFIX = "kpi:"
 INTEGER = re.compile(r"^[+-]?\d+$")
@@ -189,9 +189,9 @@ def _kpi_columns(spec: OptimizerSpec, trials: list[dict[str, Any]], taken: set[s
 
 def history_csv(spec: OptimizerSpec, trials: list[dict[str, Any]]) -> str:
     """Every trial as CSV: trial, status, one column per parameter, one per KPI seen (objectives first),
-    execution_id, error, started_at, ended_at (ISO 8601). ``trials``: dicts with `trial` (its number),
-    `status`, `parameters`, `kpis` (name → value), `execution_id`, `error`, `started_at`, `ended_at`
-    (epoch seconds or datetimes)."""
+    execution_id, workflow_id (a workflow campaign's), error, started_at, ended_at (ISO 8601). ``trials``:
+    dicts with `trial` (its number), `status`, `parameters`, `kpis` (name → value), `execution_id`,
+    `workflow_id`, `error`, `started_at`, `ended_at` (epoch seconds or datetimes)."""
     parameters = list(dict.fromkeys([*spec.parameter_names, *(n for t in trials for n in t["parameters"])]))
     kpi_columns = _kpi_columns(spec, trials, {*parameters, *FIXED_COLUMNS, *TRAILING_COLUMNS})
     buffer = io.StringIO()
@@ -206,6 +206,7 @@ def history_csv(spec: OptimizerSpec, trials: list[dict[str, Any]]) -> str:
                 *(format_value(trial["parameters"].get(name)) for name in parameters),
                 *(format_value(kpis.get(name)) for name in kpi_columns),
                 format_value(trial.get("execution_id")),
+                format_value(trial.get("workflow_id")),
                 _error_cell(trial.get("error")),
                 _time_cell(trial.get("started_at")),
                 _time_cell(trial.get("ended_at")),

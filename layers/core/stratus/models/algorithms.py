@@ -37,13 +37,17 @@ class AlgorithmRef(BaseModel):
 
     @model_validator(mode="after")
     def _named_once(self) -> AlgorithmRef:
+        self.check_named()
+        return self
+
+    def check_named(self) -> None:
+        """Raise ValueError unless the algorithm is named exactly one way."""
         by_name = self.algorithm_name is not None or self.algorithm_major_version is not None
         if self.algorithm_id is not None and by_name:
             raise ValueError("name the algorithm by algorithm_id or by algorithm_name + major, not both")
         named = self.algorithm_name is not None and self.algorithm_major_version is not None
         if self.algorithm_id is None and not named:
             raise ValueError("give algorithm_id, or algorithm_name with algorithm_major_version")
-        return self
 
 
 class AlgorithmRecord(BaseModel):

@@ -18,6 +18,9 @@ class PlanCampaignRoundTask(StrictTask):
     campaign_id: str = Field(min_length=1, max_length=128)
     run: str = Field(min_length=1, max_length=128, description="The run's name ($$.Execution.Name)")
     execution_machine: str = Field(min_length=1, max_length=2048, description="The execution machine's ARN")
+    # A workflow campaign's trials are whole workflows: started, and cancelled, through these.
+    workflow_machine: str = Field(min_length=1, max_length=2048, description="The workflow machine's ARN")
+    training_machine: str = Field(min_length=1, max_length=2048, description="The training machine's ARN")
 
 
 class SettleCampaignTrialTask(StrictTask):

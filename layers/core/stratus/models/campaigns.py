@@ -1,6 +1,6 @@
-"""Campaigns: an algorithm run many times with different parameters (each run an ordinary execution of
-the tenant) to map or optimise objectives (IvoryOS's campaigns and configuration tables, seed 002), driven
-by one state machine (statemachines/campaign.asl.json)."""
+"""Campaigns: an algorithm (or a workflow template) run many times with different parameters (each run an
+ordinary execution or workflow of the tenant) to map or optimise objectives (IvoryOS's campaigns and
+configuration tables, seed 002), driven by one state machine (statemachines/campaign.asl.json)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from stratus.models.algorithms import AlgorithmRef
 from stratus.models.ids import CampaignId, Distinct, FileId
 from stratus.models.jobs import Priority
 from stratus.models.records import TenantRecord
+from stratus.models.workflows import MAX_STEPS, WorkflowStepDefinition
 
 MAX_BUDGET = 1000
 MAX_BATCH_SIZE = 40  # an inline Map runs at most 40 child runs at once on AWS
@@ -80,14 +81,32 @@ class ExistingData(BaseModel):
         return self
 
 
+class WorkflowTemplate(BaseModel):
+    """The workflow a campaign runs once per trial (POST /workflows' body without its webhooks): each
+    trial's workflow is this one with the trial's values set as `<step id>.<parameter>` names them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="Each trial's workflow: `<name> #<trial>`")
+    description: str | None = Field(default=None, max_length=1000)
+    steps: list[WorkflowStepDefinition] = Field(min_length=1, max_length=MAX_STEPS)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
 class CampaignCreate(AlgorithmRef):
     """Run an algorithm over parameter sets: a grid or random sweep, a configuration table (`rows` or
-    `rows_csv`), or Bayesian optimisation of objectives (KPIs the algorithm reports)."""
+    `rows_csv`), or Bayesian optimisation of objectives (KPIs the algorithm reports). Or run a workflow
+    template instead (`workflow`): parameters and objectives are then `<step id>.<name>`."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    input_dataset_ids: Annotated[list[FileId], Distinct] = Field(min_length=1, max_length=100)
+    input_dataset_ids: Annotated[list[FileId], Distinct] = Field(
+        default_factory=list, max_length=100, description="The algorithm's inputs (not with `workflow`)"
+    )
+    workflow: WorkflowTemplate | None = Field(
+        default=None, description="Run this workflow per trial instead of one algorithm"
+    )
     kind: Literal["grid", "random", "table", "bayesian"]
     search_space: dict[str, ParameterSpec] = Field(default_factory=dict, max_length=32)
     rows: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_BUDGET)
@@ -120,16 +139,35 @@ class CampaignCreate(AlgorithmRef):
             raise ValueError("give rows or rows_csv, not both")
         return self
 
+    @model_validator(mode="after")
+    def _named_once(self) -> CampaignCreate:  # replaces AlgorithmRef's: a workflow names no algorithm
+        if self.workflow is None:
+            if self.algorithm_id is None and self.algorithm_name is None:
+                raise ValueError("give algorithm_id, or algorithm_name + major version, or a workflow")
+            self.check_named()
+            if not self.input_dataset_ids:
+                raise ValueError("input_dataset_ids: give the algorithm's inputs (at least one)")
+            return self
+        named = self.algorithm_id, self.algorithm_name, self.algorithm_major_version
+        if any(v is not None for v in named) or self.input_dataset_ids or self.parameters:
+            raise ValueError(
+                "a workflow campaign takes its algorithms, inputs and fixed parameters from the workflow's "
+                "steps: leave out algorithm_*, input_dataset_ids and parameters"
+            )
+        return self
+
 
 class CampaignRecord(TenantRecord):
     """A campaign as stored (internal); its trials are items of their own (TrialRecord)."""
 
     campaign_id: str
     name: str | None = None
-    algorithm_id: str
-    # Pinned at create, as a job's plan pins it: every trial runs the same version.
-    algorithm_minor: int
-    input_dataset_ids: list[str]
+    # An algorithm campaign's; None for a workflow campaign. Pinned at create, as a job's plan pins it:
+    # every trial runs the same version.
+    algorithm_id: str | None = None
+    algorithm_minor: int | None = None
+    input_dataset_ids: list[str] = Field(default_factory=list)
+    workflow: WorkflowTemplate | None = None
     spec: OptimizerSpec
     parameters: dict[str, Any] = Field(default_factory=dict)
     batch_size: int
@@ -165,6 +203,7 @@ class TrialRecord(BaseModel):
     parameters: dict[str, Any]
     kpis: dict[str, float] = Field(default_factory=dict)
     execution_id: str | None = None
+    workflow_id: str | None = None
     error: str | None = None
     created_at: float
     started_at: float | None = None
@@ -184,8 +223,11 @@ class Trial(BaseModel):
     number: int = Field(description="1, 2, … in the order the campaign asked for them")
     status: TrialStatus
     parameters: dict[str, Any]
-    kpis: dict[str, float] = Field(description="Every KPI its execution reported, by name")
+    kpis: dict[str, float] = Field(
+        description="Every KPI its execution reported, by name (a workflow's: `<step id>.<KPI>`)"
+    )
     execution_id: str | None
+    workflow_id: str | None = Field(description="A workflow campaign's: the trial's workflow")
     error: str | None
     created_at: datetime
     started_at: datetime | None
@@ -195,7 +237,9 @@ class Trial(BaseModel):
     def from_record(cls, record: TrialRecord) -> Trial:
         """Shape a stored trial for clients."""
         return cls(
-            **record.model_dump(include={"number", "status", "parameters", "kpis", "execution_id", "error"}),
+            **record.model_dump(
+                include={"number", "status", "parameters", "kpis", "execution_id", "workflow_id", "error"}
+            ),
             created_at=datetime.fromtimestamp(record.created_at, UTC),
             started_at=_time(record.started_at),
             ended_at=_time(record.ended_at),
@@ -228,9 +272,10 @@ class CampaignSummary(BaseModel):
     name: str | None
     status: CampaignStatus
     kind: str
-    algorithm_id: str
-    algorithm_minor_version: str
+    algorithm_id: str | None = Field(description="None for a workflow campaign")
+    algorithm_minor_version: str | None
     input_dataset_ids: list[str]
+    workflow: WorkflowTemplate | None = Field(description="The workflow each trial runs, if it is one")
     spec: OptimizerSpec = Field(description="The search as checked: ints where the algorithm takes ints")
     parameters: dict[str, Any]
     budget: int
@@ -256,6 +301,7 @@ class CampaignSummary(BaseModel):
                     "status",
                     "algorithm_id",
                     "input_dataset_ids",
+                    "workflow",
                     "spec",
                     "parameters",
                     "batch_size",
@@ -266,7 +312,9 @@ class CampaignSummary(BaseModel):
                 }
             ),
             "kind": record.spec.kind,
-            "algorithm_minor_version": str(record.algorithm_minor),
+            "algorithm_minor_version": None
+            if record.algorithm_minor is None
+            else str(record.algorithm_minor),
             "budget": record.planned_trials,
             "warm_start_trials": len(record.warm_start),
             "created_at": datetime.fromtimestamp(record.created_at, UTC),

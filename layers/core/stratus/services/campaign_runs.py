@@ -5,6 +5,8 @@ ends the run. The optimizer keeps no state between rounds: it is rebuilt from th
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
@@ -26,36 +28,51 @@ from stratus.models.campaign_runs import (
 from stratus.models.campaigns import CampaignStatus, TrialRecord, TrialStatus
 from stratus.models.executions import ExecutionCreate, ExecutionInput
 from stratus.models.jobs import JobError, JobStatus, is_terminal
-from stratus.services import holds, jobs, launch
-from stratus.services.campaigns import observations_of, stop_trials
+from stratus.models.workflows import TaskType, WorkflowCreate, WorkflowStatus
+from stratus.services import holds, jobs, launch, workflows
+from stratus.services.campaigns import STEP_SEPARATOR, observations_of, stop_trials
 from stratus.stores.layout import campaign_plot_key
 
 if TYPE_CHECKING:
     from stratus.models.campaign_runs import CampaignTask, MarkCampaignFailedTask
     from stratus.models.campaigns import CampaignRecord
     from stratus.models.executions import ExecutionRecord
-    from stratus.stores import StateMachineStore, Stores
+    from stratus.stores import Stores
 
 LIVE_TRIAL_STATUSES = frozenset({TrialStatus.PENDING, TrialStatus.RUNNING})
 
 
 def run_task(
-    task: CampaignTask, stores: Stores, execution_machine: StateMachineStore
+    task: CampaignTask, stores: Stores, machines: workflows.Machines
 ) -> CampaignRoundPlan | TrialRecord:
-    """Run one of the runner's tasks (``execution_machine`` stops trials when the campaign fails)."""
+    """Run one of the runner's tasks (``machines`` start workflow trials and stop trials when the
+    campaign fails)."""
     if isinstance(task, PlanCampaignRoundTask):
-        return plan_round(task, stores, execution_machine)
+        return plan_round(task, stores, machines)
     if isinstance(task, SettleCampaignTrialTask):
         return settle_trial(task, stores)
     return mark_failed(task, stores)
 
 
+class Outcome(NamedTuple):
+    """Where a RUNNING trial's run is: launched (a PENDING execution may never have been handed to the
+    Map, a PENDING workflow never started), ended, completed, with the KPIs it reported (a workflow's:
+    `<step id>.<KPI>`) or why not."""
+
+    launched: bool
+    ended: bool = False
+    completed: bool = False
+    kpis: dict[str, float] = {}
+    error: str | None = None
+
+
 def plan_round(
-    task: PlanCampaignRoundTask, stores: Stores, execution_machine: StateMachineStore
+    task: PlanCampaignRoundTask, stores: Stores, machines: workflows.Machines
 ) -> CampaignRoundPlan:
     """Collect ended trials, then start new ones: "run" them, "wait" for trials running or a full queue,
     or "end" the run (the campaign is final or paused, or another run drives it). Idempotent: a retried
-    task finds the trials it started RUNNING with executions not yet launched, and launches those."""
+    task finds the trials it started RUNNING with executions not yet launched (or workflows not yet
+    started), and launches those."""
     try:
         record = stores.campaigns.get(task.campaign_id)
     except NotFoundError:  # deleted while its run went on: nothing left to drive
@@ -63,49 +80,34 @@ def plan_round(
     if record.runner != task.run or not record.runner_active:
         return _plan(record.campaign_id, "end", record.status)
     trials = stores.campaigns.trials(record.campaign_id)
-    executions = _executions_of(trials, record.tenant, stores)
-    trials = [
-        _collect(t, executions, record, stores) if t.status is TrialStatus.RUNNING else t for t in trials
-    ]
+    outcomes = _outcomes(trials, record.tenant, stores)
+    trials = [_collect(t, outcomes[t.number], record, stores) if t.number in outcomes else t for t in trials]
     record = _tell(record, trials, stores)
+    running = [t for t in trials if t.status is TrialStatus.RUNNING]
+    launched = [t for t in running if outcomes[t.number].launched]
     if record.status is not CampaignStatus.RUNNING:  # paused or cancelled: no trial starts
-        if record.status is CampaignStatus.PAUSED and _launched(trials, executions):
+        if record.status is CampaignStatus.PAUSED and launched:
             return _plan(record.campaign_id, "wait", record.status)  # collect them as they end
         return _end_run(record, stores)
-    unreported = _unreported_objective(trials, executions)
+    unreported = _unreported_objective(trials, outcomes)
     if unreported is not None:
-        stop_trials(trials, record.tenant, stores, execution_machine)
+        stop_trials(trials, record.tenant, stores, machines)
         return _end_run(record, stores, CampaignStatus.FAILED, unreported)
     if record.max_failures is not None and record.failed_trials > record.max_failures:
-        stop_trials(trials, record.tenant, stores, execution_machine)
+        stop_trials(trials, record.tenant, stores, machines)
         error = f"{record.failed_trials} trials failed, more than max_failures ({record.max_failures})"
         return _end_run(record, stores, CampaignStatus.FAILED, error)
-    unlaunched = [
-        t
-        for t in trials
-        if t.status is TrialStatus.RUNNING and executions[t.execution_id or ""].status is JobStatus.PENDING
-    ]
-    running = [t for t in trials if t.status is TrialStatus.RUNNING and t not in unlaunched]
-    runs = [_trial_run(t, executions[t.execution_id or ""], task.execution_machine) for t in unlaunched]
-    room = record.batch_size - len(running) - len(unlaunched)
-    asked = _ask_and_start(record, trials, task, stores, room)
-    runs += asked.runs
+    unlaunched = [t for t in running if t not in launched]
+    room = record.batch_size - len(running)
+    asked = _ask_and_start(record, trials, task, stores, machines, room)
+    runs = [r for r in (_run_of(t, task, stores, machines) for t in [*unlaunched, *asked.started]) if r]
     if runs or asked.refused:  # with only refused trials the Map is empty, and the next round comes at once
         return _plan(record.campaign_id, "run", record.status, runs)
-    if running or asked.waiting:
+    if running or asked.started or asked.waiting:
         return _plan(record.campaign_id, "wait", record.status)
     if asked.exhausted:
         return _end_run(record, stores, CampaignStatus.COMPLETED)
     return _plan(record.campaign_id, "wait", record.status)
-
-
-def _launched(trials: list[TrialRecord], executions: dict[str, ExecutionRecord]) -> bool:
-    """Whether a RUNNING trial's execution has started (a PENDING one may never have been launched: a
-    resume launches it)."""
-    return any(
-        t.status is TrialStatus.RUNNING and executions[t.execution_id or ""].status is not JobStatus.PENDING
-        for t in trials
-    )
 
 
 def _plan(
@@ -114,46 +116,81 @@ def _plan(
     return CampaignRoundPlan(campaign_id=campaign_id, next=next_step, status=status, trials=runs or [])
 
 
-def _executions_of(trials: list[TrialRecord], tenant: str, stores: Stores) -> dict[str, ExecutionRecord]:
-    """The live executions of the RUNNING trials, by id (one batched read)."""
-    ids = [t.execution_id for t in trials if t.status is TrialStatus.RUNNING and t.execution_id]
-    return stores.executions.get_many(ids, tenant) if ids else {}
-
-
-def _collect(
-    trial: TrialRecord, executions: dict[str, ExecutionRecord], record: CampaignRecord, stores: Stores
-) -> TrialRecord:
-    """A RUNNING trial whose execution ended: COMPLETED with its KPIs, or FAILED with why."""
-    execution = executions.get(trial.execution_id or "")
-    if execution is None:
-        return _end_trial(
-            trial, TrialStatus.FAILED, {}, f"its execution {trial.execution_id} is gone", stores
-        )
-    if not is_terminal(execution.status):
-        return trial
-    kpis = {name: kpi.value for name, kpi in execution.kpis.items()}
-    if execution.status is not JobStatus.COMPLETED:
-        error = (
-            f"{execution.error.type}: {execution.error.message}"
+def _outcomes(trials: list[TrialRecord], tenant: str, stores: Stores) -> dict[int, Outcome]:
+    """Where each RUNNING trial's execution or workflow is, by trial number (executions in one batched
+    read); a run that is gone ended FAILED."""
+    running = [t for t in trials if t.status is TrialStatus.RUNNING]
+    ids = [t.execution_id for t in running if t.execution_id]
+    executions = stores.executions.get_many(ids, tenant) if ids else {}
+    outcomes: dict[int, Outcome] = {}
+    for trial in running:
+        if trial.workflow_id is not None:
+            outcomes[trial.number] = _workflow_outcome(trial.workflow_id, tenant, stores)
+            continue
+        execution = executions.get(trial.execution_id or "")
+        if execution is None:
+            error = f"its execution {trial.execution_id} is gone"
+            outcomes[trial.number] = Outcome(launched=True, ended=True, error=error)
+            continue
+        outcomes[trial.number] = Outcome(
+            launched=execution.status is not JobStatus.PENDING,
+            ended=is_terminal(execution.status),
+            completed=execution.status is JobStatus.COMPLETED,
+            kpis={name: kpi.value for name, kpi in execution.kpis.items()},
+            error=f"{execution.error.type}: {execution.error.message}"
             if execution.error
-            else f"its execution ended {execution.status.value}"
+            else f"its execution ended {execution.status.value}",
         )
-        return _end_trial(trial, TrialStatus.FAILED, kpis, error, stores)
-    missing = [o.name for o in record.spec.objectives if o.name not in kpis]
+    return outcomes
+
+
+def _workflow_outcome(workflow_id: str, tenant: str, stores: Stores) -> Outcome:
+    """A workflow trial's outcome: it ends COMPLETED, FAILED or CANCELLED (a user may resume a FAILED
+    workflow, but the trial has its result); its KPIs are every step's job's, `<step id>.<KPI>`."""
+    try:
+        workflow = stores.workflows.get(workflow_id, tenant)
+    except NotFoundError:
+        return Outcome(launched=True, ended=True, error=f"its workflow {workflow_id} is gone")
+    if workflow.status in workflows.LIVE:
+        return Outcome(launched=workflow.status is not WorkflowStatus.PENDING)
+    kpis: dict[str, float] = {}
+    for step in stores.workflows.steps(workflow_id):
+        if step.task_id is None:
+            continue
+        store = stores.trainings if step.definition.task_type is TaskType.TRAINING else stores.executions
+        with contextlib.suppress(NotFoundError):  # an expired job reported nothing we can read
+            job = store.get(step.task_id, tenant)
+            kpis.update({f"{step.step_id}{STEP_SEPARATOR}{k}": kpi.value for k, kpi in job.kpis.items()})
+    completed = workflow.status is WorkflowStatus.COMPLETED
+    error = (
+        None
+        if completed
+        else (workflow.errors[-1] if workflow.errors else f"its workflow ended {workflow.status.value}")
+    )
+    return Outcome(launched=True, ended=True, completed=completed, kpis=kpis, error=error)
+
+
+def _collect(trial: TrialRecord, outcome: Outcome, record: CampaignRecord, stores: Stores) -> TrialRecord:
+    """A RUNNING trial whose run ended: COMPLETED with its KPIs, or FAILED with why."""
+    if not outcome.ended:
+        return trial
+    if not outcome.completed:
+        return _end_trial(trial, TrialStatus.FAILED, outcome.kpis, outcome.error, stores)
+    missing = [o.name for o in record.spec.objectives if o.name not in outcome.kpis]
     if missing:
         error = f"KPI {missing[0]!r} was not reported"
-        return _end_trial(trial, TrialStatus.FAILED, kpis, error, stores)
-    return _end_trial(trial, TrialStatus.COMPLETED, kpis, None, stores)
+        return _end_trial(trial, TrialStatus.FAILED, outcome.kpis, error, stores)
+    return _end_trial(trial, TrialStatus.COMPLETED, outcome.kpis, None, stores)
 
 
-def _unreported_objective(trials: list[TrialRecord], executions: dict[str, ExecutionRecord]) -> str | None:
-    """Why the campaign stops, when a trial collected now failed although its execution COMPLETED: it did
-    not report an objective (misspelt, or the algorithm reports other KPIs), and every trial would end
-    the same way, so none more runs."""
+def _unreported_objective(trials: list[TrialRecord], outcomes: dict[int, Outcome]) -> str | None:
+    """Why the campaign stops, when a trial collected now failed although its run COMPLETED: it did not
+    report an objective (misspelt, or the algorithm reports other KPIs), and every trial would end the
+    same way, so none more runs."""
     for trial in trials:
-        execution = executions.get(trial.execution_id or "")
-        if trial.status is TrialStatus.FAILED and execution and execution.status is JobStatus.COMPLETED:
-            reported = ", ".join(sorted(execution.kpis)) or "no KPIs"
+        outcome = outcomes.get(trial.number)
+        if trial.status is TrialStatus.FAILED and outcome and outcome.completed:
+            reported = ", ".join(sorted(outcome.kpis)) or "no KPIs"
             return (
                 f"trial {trial.number}: {trial.error} (it reported {reported}); every trial would end "
                 "the same way"
@@ -187,21 +224,26 @@ def _tell(record: CampaignRecord, trials: list[TrialRecord], stores: Stores) -> 
 
 
 class Asked(NamedTuple):
-    """What a round's ask started: the runs, whether trials wait (the tenant's queue was full, or an
-    accept raced a change), whether the campaign has no trial left to run, and whether an execution was
-    refused (its trial FAILED)."""
+    """What a round's ask started: the trials now RUNNING (their runs not yet launched), whether trials
+    wait (the tenant's queue was full, or an accept raced a change), whether the campaign has no trial
+    left to run, and whether a run was refused (its trial FAILED)."""
 
-    runs: list[TrialRun]
+    started: list[TrialRecord]
     waiting: bool = False
     exhausted: bool = False
     refused: bool = False
 
 
 def _ask_and_start(
-    record: CampaignRecord, trials: list[TrialRecord], task: PlanCampaignRoundTask, stores: Stores, room: int
+    record: CampaignRecord,
+    trials: list[TrialRecord],
+    task: PlanCampaignRoundTask,
+    stores: Stores,
+    machines: workflows.Machines,
+    room: int,
 ) -> Asked:
     """Ask the optimizer for up to ``room`` trials (PENDING ones left by a full queue first), store
-    them and accept their executions."""
+    them and accept their executions (or create their workflows)."""
     pending = [t for t in trials if t.status is TrialStatus.PENDING]
     remaining = record.planned_trials - sum(t.status is not TrialStatus.STOPPED for t in trials)
     wanted = max(0, min(room - len(pending), remaining))
@@ -216,23 +258,23 @@ def _ask_and_start(
             except IllegalTransitionError:
                 return Asked([])  # paused or cancelled meanwhile: the next round ends the run
             pending += fresh
-    runs: list[TrialRun] = []
+    started: list[TrialRecord] = []
     raced = refused = False
     for trial in pending[: max(room, 0)]:
         try:
-            run = _launch(record, trial, task, stores)
+            running = _start(record, trial, task, stores, machines)
         except TooManyRequestsError:
-            return Asked(runs, waiting=True)  # the tenant's queue is full: a later round tries again
+            return Asked(started, waiting=True)  # the tenant's queue is full: a later round tries again
         except IllegalTransitionError:
-            return Asked(runs)  # paused or cancelled meanwhile: nothing more starts
+            return Asked(started)  # paused or cancelled meanwhile: nothing more starts
         except ConflictError:
             raced = True  # raced a change (an input's hold): the next round tries again
             continue
-        if run is None:
+        if running is None:
             refused = True
         else:
-            runs.append(run)
-    return Asked(runs, waiting=raced, exhausted=exhausted and not runs, refused=refused)
+            started.append(running)
+    return Asked(started, waiting=raced, exhausted=exhausted and not started, refused=refused)
 
 
 def _new_trial(
@@ -250,36 +292,96 @@ def _new_trial(
     )
 
 
-def _launch(
-    record: CampaignRecord, trial: TrialRecord, task: PlanCampaignRoundTask, stores: Stores
-) -> TrialRun | None:
-    """Accept the trial's execution (the Map starts its run) and mark the trial RUNNING; a refused
-    execution fails the trial (None). The idempotency key makes a retried task's accept return the
-    execution the first attempt made."""
+def _start(
+    record: CampaignRecord,
+    trial: TrialRecord,
+    task: PlanCampaignRoundTask,
+    stores: Stores,
+    machines: workflows.Machines,
+) -> TrialRecord | None:
+    """Accept the trial's execution (or create its workflow, PENDING) and mark the trial RUNNING; a
+    refused one fails the trial (None). A key made of the run and the trial makes a retried task find
+    what the first attempt made."""
+    key = f"campaign:{record.campaign_id}:{task.run}:trial:{trial.number}"
     try:
-        request = ExecutionCreate(
-            algorithm_id=record.algorithm_id,
-            algorithm_minor_version=str(record.algorithm_minor),
-            input_dataset_ids=record.input_dataset_ids,
-            additional_parameters={**record.parameters, **trial.parameters},
-            priority=record.priority,
-        )
-        key = f"campaign:{record.campaign_id}:{task.run}:trial:{trial.number}"
-        execution_id = launch.execute(request, record.tenant, stores, None, idempotency_key=key)
+        if record.workflow is not None:
+            run_ids = {"workflow_id": _create_workflow(record, trial, key, stores, machines)}
+        else:
+            run_ids = {"execution_id": _accept_execution(record, trial, key, stores)}
     except (TooManyRequestsError, ConflictError):
         raise
     except (StratusError, ValidationError) as exc:
         detail = exc.detail if isinstance(exc, StratusError) else str(exc)
-        failed = {"status": TrialStatus.FAILED.value, "error": f"its execution was refused: {detail}"}
+        what = "workflow" if record.workflow is not None else "execution"
+        failed = {"status": TrialStatus.FAILED.value, "error": f"its {what} was refused: {detail}"}
         stores.campaigns.update_trial(trial, {**failed, "ended_at": stores.clock()}, [TrialStatus.PENDING])
         return None
     try:
-        started = stores.campaigns.start_trial(trial, execution_id, task.run)
+        return stores.campaigns.start_trial(trial, run_ids, task.run)
     except IllegalTransitionError as exc:
-        # Paused or cancelled since this round began: the execution never runs, and gives its places back.
-        jobs.fail_unstarted(execution_id, stores.executions, record.input_dataset_ids, exc, stores)
+        # Paused or cancelled since this round began: the run never starts (an execution gives its
+        # places back; a PENDING workflow is cancelled).
+        if "execution_id" in run_ids:
+            jobs.fail_unstarted(
+                run_ids["execution_id"], stores.executions, record.input_dataset_ids, exc, stores
+            )
+        else:
+            with contextlib.suppress(StratusError):
+                workflows.cancel(run_ids["workflow_id"], record.tenant, stores, machines)
         raise
-    return _trial_run(started, stores.executions.get(execution_id), task.execution_machine)
+
+
+def _accept_execution(record: CampaignRecord, trial: TrialRecord, key: str, stores: Stores) -> str:
+    assert record.algorithm_id is not None  # an algorithm campaign's
+    request = ExecutionCreate(
+        algorithm_id=record.algorithm_id,
+        algorithm_minor_version=str(record.algorithm_minor),
+        input_dataset_ids=record.input_dataset_ids,
+        additional_parameters={**record.parameters, **trial.parameters},
+        priority=record.priority,
+    )
+    return launch.execute(request, record.tenant, stores, None, idempotency_key=key)
+
+
+def _create_workflow(
+    record: CampaignRecord, trial: TrialRecord, key: str, stores: Stores, machines: workflows.Machines
+) -> str:
+    """The trial's workflow, PENDING: the template with the trial's values set in its steps' parameters.
+    Its id comes from ``key``, so a retried task finds it instead of making another."""
+    assert record.workflow is not None  # a workflow campaign's
+    # Shaped as every id the API takes (a version-4 UUID), drawn from the key rather than at random.
+    workflow_id = str(uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16], version=4))
+    with contextlib.suppress(NotFoundError):
+        stores.workflows.get(workflow_id, record.tenant)
+        return workflow_id
+    steps = [step.model_copy(deep=True) for step in record.workflow.steps]
+    by_id = {step.id: step for step in steps}
+    for name, value in trial.parameters.items():
+        step_id, _, parameter = name.partition(STEP_SEPARATOR)
+        config = by_id[step_id].config
+        config["additional_parameters"] = {**(config.get("additional_parameters") or {}), parameter: value}
+    request = WorkflowCreate(
+        name=f"{record.workflow.name} #{trial.number}"[:255],
+        description=record.workflow.description,
+        steps=steps,
+        config=record.workflow.config,
+        priority=record.priority,
+        origin_reference=f"campaign {record.campaign_id} trial {trial.number}",
+    )
+    # The trial's values were checked at create against the same steps' schemas; the steps are checked again.
+    return workflows.create(request, record.tenant, stores, machines, start=False, workflow_id=workflow_id)
+
+
+def _run_of(
+    trial: TrialRecord, task: PlanCampaignRoundTask, stores: Stores, machines: workflows.Machines
+) -> TrialRun | None:
+    """Launch a RUNNING trial's run: an execution's goes to the Map (a TrialRun); a workflow starts
+    its own run here (its first start wins; a retried one finds it started)."""
+    if trial.workflow_id is not None:
+        with contextlib.suppress(IllegalTransitionError):
+            workflows.start_workflow(trial.workflow_id, trial.tenant, stores, machines)
+        return None
+    return _trial_run(trial, stores.executions.get(trial.execution_id or ""), task.execution_machine)
 
 
 def _trial_run(trial: TrialRecord, execution: ExecutionRecord, machine: str) -> TrialRun:

@@ -12,7 +12,7 @@ from boto3.dynamodb.conditions import Attr
 from pydantic import ValidationError
 
 from stratus import campaigns as engine
-from stratus.algorithms import AlgorithmConfig, parameter_schema
+from stratus.algorithms import parameter_schema
 from stratus.errors import IllegalTransitionError, InvalidInputError, NoPlotError, StratusError
 from stratus.models.campaign_runs import CampaignInput
 from stratus.models.campaigns import (
@@ -28,38 +28,55 @@ from stratus.models.campaigns import (
     TrialRecord,
     TrialStatus,
 )
-from stratus.services import files, jobs, launch
+from stratus.services import dags, files, jobs, launch, workflows
 from stratus.stores.layout import campaign_plot_key
 
 if TYPE_CHECKING:
-    from stratus.models.campaigns import CampaignCreate, ExistingData
+    from stratus.models.campaigns import CampaignCreate, ExistingData, WorkflowTemplate
     from stratus.stores import StateMachineStore, Stores
 
 # As workflows: a campaign may run for days, and its record outlives its runs for a while.
 CAMPAIGN_LIFETIME_SECONDS = 30 * 86_400
+# A workflow campaign's parameters and objectives: `<step id>.<name>` (a step id has no dot).
+STEP_SEPARATOR = "."
 # A campaign is a prior of another only through what its trials found.
 WARM_START_STATUSES = frozenset({TrialStatus.COMPLETED, TrialStatus.FAILED})
 
 
 @dataclass(frozen=True)
 class Machines:
-    """The state machines a campaign's use cases start and stop."""
+    """The state machines a campaign's use cases start and stop: its own, and its trials' runs'."""
 
     campaign: StateMachineStore
     execution: StateMachineStore
+    workflow: StateMachineStore
+    training: StateMachineStore
+
+    @property
+    def trials(self) -> workflows.Machines:
+        """What starts and stops trials' runs: executions, or workflows and their jobs."""
+        return workflows.Machines(workflow=self.workflow, execution=self.execution, training=self.training)
 
 
 def create(request: CampaignCreate, tenant: str, stores: Stores, machines: Machines) -> CampaignRecord:
-    """Check the algorithm, inputs, fixed parameters, search space (against the algorithm's parameter
-    schema) and warm start; store the campaign RUNNING and start its run.
+    """Check the algorithm, inputs and fixed parameters (or the workflow template's steps), the search
+    space (against the parameter schema) and warm start; store the campaign RUNNING and start its run.
 
     Raises NotFoundError (algorithm, input, warm-start campaign), NotReadyError (an input),
-    InvalidInputError (422 naming the parameter, row or column).
+    InvalidInputError (422 naming the parameter, step, row or column).
     """
-    algorithm_id = jobs.algorithm_id_of(request, tenant, stores)
-    files.get_ready_many(request.input_dataset_ids, tenant, stores)
-    plan, config = jobs.plan_job(algorithm_id, None, None, request.parameters, None, tenant, stores)
-    spec = _spec_of(request, config)
+    algorithm_id: str | None = None
+    algorithm_minor: int | None = None
+    if request.workflow is not None:
+        schema = _workflow_schema(request.workflow, tenant, stores)
+    else:
+        algorithm_id = jobs.algorithm_id_of(request, tenant, stores)
+        files.get_ready_many(request.input_dataset_ids, tenant, stores)
+        plan, config = jobs.plan_job(algorithm_id, None, None, request.parameters, None, tenant, stores)
+        schema, algorithm_minor = parameter_schema(config.additional_parameters), plan.algorithm_minor
+    spec = _spec_of(request, schema)
+    if request.workflow is not None:
+        _check_step_objectives(spec, request.workflow)
     searched = sorted(set(spec.parameter_names) & set(request.parameters))
     if searched:
         raise InvalidInputError(f"parameters {searched} are searched; leave them out of `parameters`")
@@ -70,8 +87,9 @@ def create(request: CampaignCreate, tenant: str, stores: Stores, machines: Machi
         tenant=tenant,
         name=request.name,
         algorithm_id=algorithm_id,
-        algorithm_minor=plan.algorithm_minor,
+        algorithm_minor=algorithm_minor,
         input_dataset_ids=request.input_dataset_ids,
+        workflow=request.workflow,
         spec=spec,
         parameters=request.parameters,
         batch_size=request.batch_size,
@@ -88,9 +106,32 @@ def create(request: CampaignCreate, tenant: str, stores: Stores, machines: Machi
     return _run(record, [CampaignStatus.RUNNING], stores, machines.campaign)
 
 
-def _spec_of(request: CampaignCreate, config: AlgorithmConfig) -> engine.OptimizerSpec:
-    """The request's search as the optimizer takes it, checked against the algorithm's parameters."""
-    schema = parameter_schema(config.additional_parameters)
+def _workflow_schema(template: WorkflowTemplate, tenant: str, stores: Stores) -> dict[str, Any]:
+    """Check the template as POST /workflows checks a workflow; one parameter schema for all its steps,
+    each parameter named `<step id>.<parameter>`."""
+    dags.check(template.steps)
+    properties: dict[str, Any] = {}
+    for step in template.steps:
+        step_schema = workflows.check_step(step, tenant, stores)
+        for name, prop in step_schema["properties"].items():
+            properties[f"{step.id}{STEP_SEPARATOR}{name}"] = prop
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+def _check_step_objectives(spec: engine.OptimizerSpec, template: WorkflowTemplate) -> None:
+    """A workflow trial's KPIs are its steps' jobs' KPIs, named `<step id>.<KPI>`: so are objectives."""
+    steps = [step.id for step in template.steps]
+    for objective in spec.objectives:
+        step, _, kpi = objective.name.partition(STEP_SEPARATOR)
+        if step not in steps or not kpi:
+            raise InvalidInputError(
+                f"objective {objective.name!r}: a workflow campaign's objectives are `<step id>.<KPI>`, "
+                f"with a step of {steps}"
+            )
+
+
+def _spec_of(request: CampaignCreate, schema: dict[str, Any]) -> engine.OptimizerSpec:
+    """The request's search as the optimizer takes it, checked against the parameters' ``schema``."""
     rows = request.rows if request.rows_csv is None else engine.read_rows_csv(request.rows_csv, schema)
     fields = request.model_dump(
         include={"kind", "search_space", "objectives", "optimizer", "optimizer_options", "budget", "seed"}
@@ -223,7 +264,9 @@ def history(campaign_id: str, tenant: str, stores: Stores) -> str:
 
 def _history_row(trial: TrialRecord) -> dict[str, Any]:
     return {
-        **trial.model_dump(include={"parameters", "kpis", "execution_id", "error", "started_at", "ended_at"}),
+        **trial.model_dump(
+            include={"parameters", "kpis", "execution_id", "workflow_id", "error", "started_at", "ended_at"}
+        ),
         "trial": trial.number,
         "status": trial.status.value,
     }
@@ -266,23 +309,24 @@ def cancel(campaign_id: str, tenant: str, stores: Stores, machines: Machines) ->
     cancelled = stores.campaigns.transition(
         campaign_id, CampaignStatus.CANCELLED, {"completed_at": stores.clock()}
     )
-    stop_trials(stores.campaigns.trials(campaign_id), tenant, stores, machines.execution)
+    stop_trials(stores.campaigns.trials(campaign_id), tenant, stores, machines.trials)
     if record.runner is not None:
         machines.campaign.stop(record.runner, "the campaign was cancelled through the API")
     return cancelled
 
 
-def stop_trials(
-    trials: list[TrialRecord], tenant: str, stores: Stores, execution_machine: StateMachineStore
-) -> None:
-    """End the trials that have not ended STOPPED, stopping their executions (those that ended first
-    keep their end; the next read shows the trial as the runner left it)."""
+def stop_trials(trials: list[TrialRecord], tenant: str, stores: Stores, machines: workflows.Machines) -> None:
+    """End the trials that have not ended STOPPED, stopping their executions or cancelling their
+    workflows (those that ended first keep their end; the next read shows the trial as the runner left
+    it)."""
     for trial in trials:
         if trial.status in FINAL_TRIAL_STATUSES:
             continue
-        if trial.execution_id is not None:
-            with contextlib.suppress(StratusError):  # it ended first
-                launch.stop(trial.execution_id, tenant, stores, execution_machine)
+        with contextlib.suppress(StratusError):  # it ended first
+            if trial.execution_id is not None:
+                launch.stop(trial.execution_id, tenant, stores, machines.execution)
+            elif trial.workflow_id is not None:
+                workflows.cancel(trial.workflow_id, tenant, stores, machines)
         with contextlib.suppress(IllegalTransitionError):  # the runner collected it meanwhile
             stores.campaigns.update_trial(
                 trial,

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from stratus.algorithms import parameter_schema
 from stratus.errors import IllegalTransitionError, InvalidInputError, NotFoundError, StratusError
 from stratus.models.executions import ExecutionCreate
 from stratus.models.trainings import TrainingCreate
@@ -47,18 +48,26 @@ class Machines:
     training: StateMachineStore
 
 
-def create(request: WorkflowCreate, tenant: str, stores: Stores, machines: Machines, start: bool) -> str:
+def create(
+    request: WorkflowCreate,
+    tenant: str,
+    stores: Stores,
+    machines: Machines,
+    start: bool,
+    workflow_id: str | None = None,
+) -> str:
     """Check the DAG and every step's body as its endpoint would, store the workflow PENDING with its
-    steps, and start it when ``start``; returns its id.
+    steps, and start it when ``start``; returns its id (``workflow_id`` when given: a campaign's trial
+    names its own, so a retry finds it).
 
     Raises InvalidInputError (422 naming the step), NotFoundError and NotReadyError (a step's algorithm,
     checkpoint, file or sample), naming the step.
     """
     dags.check(request.steps)
     for step in request.steps:
-        _check_step(step, tenant, stores)
+        check_step(step, tenant, stores)
     now = stores.clock()
-    workflow_id = str(uuid.uuid4())
+    workflow_id = workflow_id or str(uuid.uuid4())
     expires_at = int(now) + WORKFLOW_LIFETIME_SECONDS
     record = WorkflowRecord(
         workflow_id=workflow_id,
@@ -88,9 +97,10 @@ def create(request: WorkflowCreate, tenant: str, stores: Stores, machines: Machi
     return workflow_id
 
 
-def _check_step(step: WorkflowStepDefinition, tenant: str, stores: Stores) -> None:
+def check_step(step: WorkflowStepDefinition, tenant: str, stores: Stores) -> dict[str, Any]:
     """Refuse a step whose job would be refused: its body (mapped fields stood in for), its algorithm,
-    version, parameters, device, checkpoint, and the files or samples it names itself."""
+    version, parameters, device, checkpoint, and the files or samples it names itself. Returns the JSON
+    schema of the parameters its job takes (`additional_parameters`)."""
     body = dict(step.config)
     for field in dags.mapped_fields(step):
         is_list = TARGET_FIELDS[step.task_type][field]
@@ -105,8 +115,11 @@ def _check_step(step: WorkflowStepDefinition, tenant: str, stores: Stores) -> No
             f"step {step.id}: its {step.task_type.value} body is invalid: {detail}"
         ) from exc
     mapped_checkpoint = "checkpoint_id" in dags.mapped_fields(step)
+    schema: Literal["additional_parameters", "training_parameters"] = (
+        "training_parameters" if step.task_type is TaskType.TRAINING else "additional_parameters"
+    )
     try:
-        jobs.plan_job(
+        _, config = jobs.plan_job(
             jobs.algorithm_id_of(request, tenant, stores),
             request.algorithm_minor_version,
             None if mapped_checkpoint else request.checkpoint_id,
@@ -114,7 +127,7 @@ def _check_step(step: WorkflowStepDefinition, tenant: str, stores: Stores) -> No
             request.execution_device_override,
             tenant,
             stores,
-            schema="training_parameters" if step.task_type is TaskType.TRAINING else "additional_parameters",
+            schema=schema,
         )
         if isinstance(request, TrainingCreate):
             stores.samples.get_all(request.training_data + request.validation_data, tenant)
@@ -122,6 +135,7 @@ def _check_step(step: WorkflowStepDefinition, tenant: str, stores: Stores) -> No
             files.get_ready_many(list(step.config.get("input_dataset_ids", [])), tenant, stores)
     except StratusError as exc:
         raise type(exc)(f"step {step.id}: {exc.detail}") from exc
+    return parameter_schema(getattr(config, schema))
 
 
 def get(workflow_id: str, tenant: str, stores: Stores) -> tuple[WorkflowRecord, list[StepRecord]]:

@@ -71,25 +71,20 @@ class CampaignStore(StatusRecordStore[CampaignRecord]):
                 "no trial was added"
             )
 
-    def start_trial(self, trial: TrialRecord, execution_id: str, run: str) -> TrialRecord:
-        """PENDING → RUNNING with its execution, in one transaction with the check that ``run`` still
-        drives the RUNNING campaign: a pause or cancel that came first wins. Raises
-        IllegalTransitionError."""
+    def start_trial(self, trial: TrialRecord, run_ids: Mapping[str, str], run: str) -> TrialRecord:
+        """PENDING → RUNNING with its run (``run_ids``: its `execution_id` or `workflow_id`), in one
+        transaction with the check that ``run`` still drives the RUNNING campaign: a pause or cancel that
+        came first wins. Raises IllegalTransitionError."""
         now = self._clock()
+        values = {"status": TrialStatus.RUNNING.value, "started_at": now, "updated_at": now, **run_ids}
+        # Placeholders of their own: the condition's builder numbers #n0, :v0, … in the same item.
+        names = {f"#f{i}": name for i, name in enumerate(values)}
         update = {
             "Update": {
                 "Key": trial_key(trial.campaign_id, trial.number),
-                "UpdateExpression": "SET #status = :status, #execution = :execution, #started = :now, "
-                "#updated = :now",
-                "ExpressionAttributeNames": {
-                    "#status": "status",
-                    "#execution": "execution_id",
-                    "#started": "started_at",
-                    "#updated": "updated_at",
-                },
-                "ExpressionAttributeValues": to_item(
-                    {":status": TrialStatus.RUNNING.value, ":execution": execution_id, ":now": now}
-                ),
+                "UpdateExpression": "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(values))),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_item({f":f{i}": v for i, v in enumerate(values.values())}),
                 "Condition": Attr("status").eq(TrialStatus.PENDING.value),
             }
         }
@@ -98,14 +93,7 @@ class CampaignStore(StatusRecordStore[CampaignRecord]):
             raise IllegalTransitionError(
                 f"trial {trial.number} did not start: it changed, or the campaign was paused or cancelled"
             )
-        return trial.model_copy(
-            update={
-                "status": TrialStatus.RUNNING,
-                "execution_id": execution_id,
-                "started_at": now,
-                "updated_at": now,
-            }
-        )
+        return trial.model_copy(update={**values, "status": TrialStatus.RUNNING})
 
     def update_trial(
         self, trial: TrialRecord, values: Mapping[str, Any], allowed: Iterable[TrialStatus]

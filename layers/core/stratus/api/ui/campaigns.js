@@ -42,6 +42,13 @@ export function campaignsPage(view) {
   };
 }
 
+// A trial's run: its execution, or (a workflow campaign's) its workflow.
+function runLink(trial) {
+  if (trial.execution_id) return h("a.mono", { href: `#/executions/${trial.execution_id}` }, shortId(trial.execution_id));
+  if (trial.workflow_id) return h("a.mono", { href: `#/workflows/${trial.workflow_id}` }, shortId(trial.workflow_id));
+  return "—";
+}
+
 function trialRows(trials) {
   return trials.map((t) =>
     h("tr", { dataset: { trial: t.number, status: t.status } },
@@ -49,7 +56,7 @@ function trialRows(trials) {
       h("td", {}, badge(t.status)),
       h("td", {}, pairs(t.parameters)),
       h("td", {}, pairs(t.kpis)),
-      h("td", {}, t.execution_id ? h("a.mono", { href: `#/executions/${t.execution_id}` }, shortId(t.execution_id)) : "—"),
+      h("td", {}, runLink(t)),
       h("td", {}, t.error ?? ""),
     ));
 }
@@ -129,7 +136,7 @@ export function campaignPage(view, id) {
           h("p.muted", {}, `${campaign.kind} · ${objectives(campaign)} · batch ${campaign.batch_size} · created ${when(campaign.created_at)} · ended ${when(campaign.completed_at)}`),
           campaign.errors.length ? errorBox({ code: "errors", detail: campaign.errors.join("; ") }) : null);
         fill(best, bestCard(campaign));
-        fill(trials, table(["#", "Status", "Parameters", "KPIs", "Execution", "Note"], trialRows(campaign.trials), "No trials yet."));
+        fill(trials, table(["#", "Status", "Parameters", "KPIs", campaign.workflow ? "Workflow" : "Execution", "Note"], trialRows(campaign.trials), "No trials yet."));
         await showPlot(campaign);
         fill(problem);
       } catch (error) {

@@ -95,6 +95,40 @@ def check_parameter_names(schema: Mapping[str, Any], body: Mapping[str, Any]) ->
                 raise InvalidInputError(detail, parameter=str(name))
 
 
+def step_algorithms(template: Mapping[str, Any]) -> dict[str, str]:
+    """Each step's algorithm as get_algorithm takes it, by step id: `algorithm`, `config.algorithm_id`,
+    or `config.algorithm_name` + major. Empty unless every step is an execution naming one (a training
+    step's parameters are its algorithm's training parameters, which the registry's listing lacks):
+    then the API alone checks the names."""
+    found: dict[str, str] = {}
+    for step in template.get("steps") or []:
+        if not isinstance(step, Mapping) or step.get("task_type", "execution") != "execution":
+            return {}
+        config: Mapping[str, Any] = step["config"] if isinstance(step.get("config"), Mapping) else {}
+        reference = step.get("algorithm") or config.get("algorithm_id")
+        if reference is None and config.get("algorithm_name") is not None:
+            reference = f"{config['algorithm_name']}:{config.get('algorithm_major_version')}"
+        if not isinstance(reference, str) or not isinstance(step.get("id"), str):
+            return {}
+        found[step["id"]] = reference
+    return found
+
+
+def check_workflow_parameter_names(
+    steps: Mapping[str, str], algorithms: Mapping[str, Algorithm], body: Mapping[str, Any]
+) -> None:
+    """check_parameter_names for a workflow campaign: its parameters are `<step id>.<parameter>` of the
+    step's algorithm (``steps``: step id → reference, ``algorithms``: reference → the algorithm)."""
+    if not steps:
+        return
+    properties = {
+        f"{step}.{name}": prop
+        for step, reference in steps.items()
+        for name, prop in (algorithms[reference].parameter_schema.get("properties") or {}).items()
+    }
+    check_parameter_names({"additionalProperties": False, "properties": properties}, body)
+
+
 def apply_campaign_needs(
     body: dict[str, Any], algorithm_id: str | None, file_ids: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -169,11 +203,14 @@ class CampaignMethods:
             found = self.get_algorithm(needs.algorithm)
             check_parameter_names(found.parameter_schema, request)
             algorithm_id = found.algorithm_id
-        file_ids = {item: self.upload(path).file_id for item, path in needs.paths.items()}
         if needs.workflow is not None:  # its steps name algorithms and local files as a workflow's do
-            names = {ref: self.get_algorithm(ref).algorithm_id for ref in needs.workflow.algorithms}
+            steps = step_algorithms(request["workflow"])
+            resolved = {ref: self.get_algorithm(ref) for ref in {*needs.workflow.algorithms, *steps.values()}}
+            check_workflow_parameter_names(steps, resolved, request)
             uploaded = {item: self.upload(path).file_id for item, path in needs.workflow.paths.items()}
+            names = {ref: resolved[ref].algorithm_id for ref in needs.workflow.algorithms}
             apply_workflow_needs(request["workflow"], names, uploaded)
+        file_ids = {item: self.upload(path).file_id for item, path in needs.paths.items()}
         return self.call(endpoints.create_campaign(apply_campaign_needs(request, algorithm_id, file_ids)))
 
     def wait_campaign(
@@ -266,13 +303,16 @@ class AsyncCampaignMethods:
             found = await self.get_algorithm(needs.algorithm)
             check_parameter_names(found.parameter_schema, request)
             algorithm_id = found.algorithm_id
-        file_ids = {item: (await self.upload(path)).file_id for item, path in needs.paths.items()}
         if needs.workflow is not None:
-            names = {ref: (await self.get_algorithm(ref)).algorithm_id for ref in needs.workflow.algorithms}
-            uploaded = {
-                item: (await self.upload(path)).file_id for item, path in needs.workflow.paths.items()
-            }
+            steps = step_algorithms(request["workflow"])
+            refs = {*needs.workflow.algorithms, *steps.values()}
+            resolved = {ref: await self.get_algorithm(ref) for ref in refs}
+            check_workflow_parameter_names(steps, resolved, request)
+            paths = needs.workflow.paths.items()
+            uploaded = {item: (await self.upload(path)).file_id for item, path in paths}
+            names = {ref: resolved[ref].algorithm_id for ref in needs.workflow.algorithms}
             apply_workflow_needs(request["workflow"], names, uploaded)
+        file_ids = {item: (await self.upload(path)).file_id for item, path in needs.paths.items()}
         return await self.call(
             endpoints.create_campaign(apply_campaign_needs(request, algorithm_id, file_ids))
         )

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 from stratus_client import AsyncClient, Client, InvalidInputError, JobFailedError, NotFoundError
-from stratus_client.campaigns import apply_campaign_needs, campaign_body, campaign_needs
+from stratus_client.campaigns import (
+    apply_campaign_needs,
+    campaign_body,
+    campaign_needs,
+    check_workflow_parameter_names,
+    step_algorithms,
+)
+from stratus_client.models import Algorithm
 from stratus_client.references import apply_workflow_needs
 
 from tests.client.helpers import write_dataset
@@ -75,6 +82,27 @@ def test_campaign_needs_resolves_a_workflow_templates_steps(tmp_path: Path) -> N
         }
     ]
     assert steps[0]["algorithm"] == "threshold"  # the caller's body is left as it was
+
+
+def test_a_workflow_templates_parameters_are_checked_against_each_steps_algorithm() -> None:
+    steps = [
+        {"id": "prep", "algorithm": "threshold"},
+        {"id": "score", "config": {"algorithm_name": "branin", "algorithm_major_version": 1}},
+    ]
+    schema = {"additionalProperties": False, "properties": {"x": {"type": "number"}}}
+    branin = Algorithm(algorithm_id=MISSING_ID, algorithm_name="branin", parameter_schema=schema)
+    threshold = Algorithm(algorithm_id=MISSING_ID, algorithm_name="threshold", parameter_schema=schema)
+    algorithms = {"threshold": threshold, "branin:1": branin}
+    references = step_algorithms({"steps": steps})
+
+    check_workflow_parameter_names(references, algorithms, {"search_space": {"score.x": {}}})
+    with pytest.raises(InvalidInputError) as refused:
+        check_workflow_parameter_names(references, algorithms, {"search_space": {"score.xx": {}}})
+
+    assert references == {"prep": "threshold", "score": "branin:1"}
+    assert refused.value.parameter == "score.xx" and "'prep.x'" in str(refused.value)
+    # A training step's parameters are not in the registry's listing: the API alone checks them.
+    assert step_algorithms({"steps": [*steps, {"id": "fit", "task_type": "training"}]}) == {}
 
 
 def test_campaign_needs_refuses_an_algorithm_named_twice() -> None:

@@ -35,8 +35,8 @@ CAMPAIGN_COLUMNS = [
     ("runs", lambda c: f"workflow {c.workflow['name']}" if c.workflow else short(c.algorithm_id)),
     ("created", lambda c: c.created_at),
 ]
-CAMPAIGN_FIELDS = ["id", "name", "status", "kind", "algorithm_id", "algorithm_minor_version", "workflow",
-                   "budget", "batch_size", "counts", "parameters", "warm_start_trials", "errors",
+CAMPAIGN_FIELDS = ["id", "name", "status", "kind", "algorithm_id", "algorithm_minor_version", "budget",
+                   "batch_size", "counts", "parameters", "warm_start_trials", "errors",
                    "created_at", "completed_at"]  # fmt: skip
 OPTIMIZER_COLUMNS: list[Column] = [
     ("name", lambda r: r["name"]),
@@ -98,11 +98,17 @@ def _trial_columns(campaign: Campaign) -> list[Column]:
     return columns
 
 
+def _step_ids(template: dict[str, Any]) -> str:
+    return ", ".join(str(s.get("id")) for s in template.get("steps", []) if isinstance(s, dict))
+
+
 def _show(campaign: Campaign, as_json: bool) -> None:
     if as_json:
         print_json(campaign)
         return
     print_record(campaign, CAMPAIGN_FIELDS)
+    if campaign.workflow:  # the template's name and steps (--json has it whole)
+        print_table([campaign.workflow], [("workflow", lambda w: w.get("name")), ("steps", _step_ids)])
     columns = _trial_columns(campaign)
     if campaign.trials:
         print_table(campaign.trials, columns, title="trials")

@@ -15,6 +15,10 @@ function scenarioActions(status) {
   return ["delete"];
 }
 
+function countScenarios(count) {
+  return `${count} scenario${count === 1 ? "" : "s"}`;
+}
+
 function number(value) {
   return typeof value === "number" ? String(+value.toPrecision(6)) : String(value);
 }
@@ -61,8 +65,8 @@ function actionPanel(action, workspace, done) {
   });
   const titles = {
     rename: `Rename “${workspace.display_name}”`,
-    copy: `Copy “${workspace.display_name}” with its ${workspace.scenario_count} scenarios (the data is shared)`,
-    delete: `Delete “${workspace.display_name}” and its ${workspace.scenario_count} scenarios? Their executions stay.`,
+    copy: `Copy “${workspace.display_name}” with its ${countScenarios(workspace.scenario_count)} (the data is shared)`,
+    delete: `Delete “${workspace.display_name}” and its ${countScenarios(workspace.scenario_count)}? Their executions stay.`,
   };
   const submit = h(`button${action === "delete" ? ".danger" : ".primary"}`, { type: "submit", dataset: { action } }, action);
   const form = h("form.card.workspace-action", {
@@ -257,7 +261,7 @@ export function workspacePage(view, id) {
         const workspace = listing.workspaces.find((w) => w.id === id);
         fill(head,
           h("h1", {}, `Workspace ${workspace?.display_name ?? ""} `, h("span.mono.muted", {}, shortId(id))),
-          h("p.muted", {}, `${listed.scenarios.length} scenarios · created ${when(workspace?.created_at)}`,
+          h("p.muted", {}, `${countScenarios(listed.scenarios.length)} · created ${when(workspace?.created_at)}`,
             id === listing.default ? " · the default workspace" : ""));
         fill(scenarios, table(["Tag", "Algorithm", "Parameters", "Status", "KPIs", "Execution", ""],
           listed.scenarios.map((s) => scenarioRow(s, catalog, act)), "No scenarios yet: save one below."));

@@ -137,8 +137,9 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Start a campaign; the file is the request body, which may name its algorithm (`algorithm:
-    branin`) and list local input files (relative to the file) in `input_dataset_ids`, uploaded first.
-    `--rows` and `--existing-data` send CSV files as the body's `rows_csv` and `existing_data.csv`."""
+    branin`) and list local input files (relative to the file) in `input_dataset_ids`, uploaded first;
+    or hold a `workflow:` whose steps do the same. `--rows` and `--existing-data` send CSV files as the
+    body's `rows_csv` and `existing_data.csv`."""
     body = read_body(path)
     if rows is not None:
         body["rows_csv"] = rows.read_text(encoding="utf-8")

@@ -314,6 +314,36 @@ def test_dashboard_shows_a_campaigns_plot_best_and_trials(
     wait_for(browser, f"document.querySelector(\"tr[data-id='{campaign_id}'][data-status=COMPLETED]\")")
 
 
+def test_dashboard_links_a_workflow_campaigns_trials_to_their_workflows(
+    browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client
+) -> None:
+    file_id = upload(api, hdf5_bytes((4, 4), seed=4))
+    step = {
+        "id": "score",
+        "task_type": "execution",
+        "config": {"algorithm_name": "branin", "algorithm_major_version": 1, "input_dataset_ids": [file_id]},
+    }
+    body = {
+        "workflow": {"name": "scored", "steps": [step]},
+        "kind": "grid",
+        "search_space": {"score.x": {"values": [3.0]}},
+        "objectives": [{"name": "score.branin"}],
+        "budget": 1,
+    }
+    created = api.post("/api/v0/campaigns", json=body)
+    assert created.status_code == 201, created.text
+
+    open_page(browser, local_stack, token, f"/campaigns/{created.json()['campaign_id']}")
+    wait_for(browser, "document.querySelector('tr[data-trial][data-status=COMPLETED]')", JOB_TIMEOUT_S)
+
+    link = script(browser, "return document.querySelector('tr[data-trial] a[href^=\"#/workflows/\"]').href")
+    headers = script(browser, "return [...document.querySelectorAll('th')].map(th => th.textContent)")
+    (trial,) = api.get(f"/api/v0/campaigns/{created.json()['campaign_id']}").json()["trials"]
+    assert link.endswith(f"#/workflows/{trial['workflow_id']}") and "Workflow" in headers
+    browser.find_element(By.CSS_SELECTOR, "tr[data-trial] a[href^='#/workflows/']").click()
+    wait_for(browser, "document.querySelector('#dag g.node[data-status=COMPLETED]')")  # its workflow's DAG
+
+
 def test_dashboard_catalog_form_from_the_schema_starts_an_execution(
     browser: WebDriver, local_stack: LocalStackProcess, token: str, api: httpx.Client
 ) -> None:
